@@ -1,0 +1,6 @@
+// Upsert nodes of one label by key, returning their internal ids (slot: label).
+// @param rows: list of [key, {properties}]
+UNWIND $rows AS row
+MERGE (n:{{label}} {id: row[0]})
+SET n += row[1]
+RETURN row[0] AS key, id(n) AS nid

@@ -1,0 +1,3 @@
+// Number of relationships per type.
+MATCH ()-[r]->()
+RETURN type(r) AS type, count(r) AS count

@@ -1,0 +1,208 @@
+"""One interface over the graph backends: named Cypher, read-only runner, load, stats, export."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kg_store import library
+from kg_store.export import GraphExport, remap
+from kg_store.graph_data import GraphData
+from kg_store.readonly import check_read_only
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(stage, done, total)`` while loading."""
+
+
+@dataclass
+class QueryResult:
+    """Rows of a query, with the cap that was applied."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool = False
+    elapsed_s: float = 0.0
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, r, strict=False)) for r in self.rows]
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+
+@dataclass
+class LoadReport:
+    nodes: int = 0
+    relationships: int = 0
+    seconds: float = 0.0
+    mode: str = ""
+    per_label: dict[str, int] = field(default_factory=dict)
+    per_type: dict[str, int] = field(default_factory=dict)
+
+
+def prop_rows(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """Property maps for each row, leaving out missing values (a graph stores no nulls)."""
+    if not columns:
+        return [{} for _ in range(len(frame))]
+    values: list[list[Any]] = []
+    masks: list[list[bool] | None] = []
+    for c in columns:
+        col = frame[c]
+        missing = col.isna()
+        masks.append(missing.tolist() if bool(missing.any()) else None)
+        if col.dtype == object:
+            values.append([v.tolist() if isinstance(v, np.ndarray) else v for v in col])
+        else:
+            values.append(col.astype(object).tolist() if masks[-1] else col.tolist())
+    if all(m is None for m in masks):
+        return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+    out = []
+    for i, row in enumerate(zip(*values, strict=True)):
+        out.append(
+            {k: v for k, v, m in zip(columns, row, masks, strict=True) if m is None or not m[i]}
+        )
+    return out
+
+
+def batches(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+class GraphStore(ABC):
+    """A graph database holding the knowledge graph.
+
+    Backends implement the primitives (``_execute``, ``_execute_read``, ``load``, ``clear``);
+    everything expressed in Cypher lives here once, run through named statements.
+    """
+
+    dialect: str = ""
+    backend: str = ""
+
+    def __init__(self, graph: str, *, write_batch: int = 20_000) -> None:
+        self.graph = graph
+        self.write_batch = write_batch
+
+    # -- primitives -------------------------------------------------------------------------
+    @abstractmethod
+    def _execute(self, text: str, params: dict[str, Any] | None = None) -> QueryResult:
+        """Run a statement that may write; raise :class:`QueryError` on failure."""
+
+    @abstractmethod
+    def _execute_read(
+        self, text: str, params: dict[str, Any], max_rows: int, timeout: float
+    ) -> QueryResult:
+        """Run through the backend's read-only path with a row and time cap."""
+
+    @abstractmethod
+    def load(self, data: GraphData, progress: Progress | None = None) -> LoadReport:
+        """Upsert ``data``; a failure leaves the graph as it was (see the backend)."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Delete every node and relationship of this graph."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def describe(self) -> str:
+        return f"{self.backend} graph {self.graph!r}"
+
+    # -- named statements -------------------------------------------------------------------
+    def statement(self, name: str) -> library.Statement:
+        return library.load(name, self.dialect)
+
+    def run(self, name: str, params: dict[str, Any] | None = None, **slots: str) -> QueryResult:
+        """Run a library statement (may write); ``slots`` fill checked label/type slots."""
+        st = self.statement(name)
+        return self._execute(st.render(**slots), st.bind(params or {}))
+
+    def query(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        *,
+        max_rows: int = 1000,
+        timeout: float = 30.0,
+    ) -> QueryResult:
+        """Run one of the analysts' library queries, read-only and capped."""
+        st = self.statement(name)
+        text = st.render()
+        check_read_only(text)
+        return self._timed_read(text, st.bind(params or {}), max_rows, timeout)
+
+    def read_only(
+        self,
+        text: str,
+        params: dict[str, Any] | None = None,
+        *,
+        max_rows: int = 1000,
+        timeout: float = 30.0,
+    ) -> QueryResult:
+        """Run an analyst's own statement: refused if it could write, capped in rows and time."""
+        check_read_only(text)
+        return self._timed_read(text, params or {}, max_rows, timeout)
+
+    def _timed_read(
+        self, text: str, params: dict[str, Any], max_rows: int, timeout: float
+    ) -> QueryResult:
+        t0 = time.perf_counter()
+        res = self._execute_read(text, params, max_rows, timeout)
+        res.elapsed_s = time.perf_counter() - t0
+        return res
+
+    # -- graph-wide operations --------------------------------------------------------------
+    def stats(self) -> dict[str, dict[str, int]]:
+        """``{"nodes": {label: count}, "relationships": {type: count}}``."""
+        nodes = {str(k): int(v) for k, v in self.run("store/label_counts").rows if k is not None}
+        rels = {str(k): int(v) for k, v in self.run("store/type_counts").rows}
+        return {"nodes": dict(sorted(nodes.items())), "relationships": dict(sorted(rels.items()))}
+
+    def labels(self) -> list[str]:
+        return sorted(self.stats()["nodes"])
+
+    def export(self, progress: Progress | None = None) -> GraphExport:
+        """The whole graph as arrays (see :class:`GraphExport`)."""
+        out = GraphExport()
+        internal: dict[str, np.ndarray] = {}
+        labels = self.labels()
+        for i, label in enumerate(labels):
+            rows = self.run("store/export_nodes", label=label).rows
+            rows.sort(key=lambda r: str(r[1]))
+            internal[label] = np.asarray([r[0] for r in rows], dtype=np.int64)
+            out.ids[label] = pd.Index([str(r[1]) for r in rows], name=label)
+            if progress:
+                progress("export nodes", i + 1, len(labels))
+        for label in labels:
+            vec = self.run("store/export_vectors", label=label).rows
+            if vec:
+                pos = remap(np.asarray([r[0] for r in vec], dtype=np.int64), internal[label])
+                dim = len(vec[0][1])
+                mat = np.zeros((len(internal[label]), dim), dtype=np.float32)
+                mat[pos] = np.asarray([list(r[1]) for r in vec], dtype=np.float32)
+                out.features[label] = mat
+        triples = self.run("store/edge_types").rows
+        for j, (src, rel, dst) in enumerate(sorted(triples)):
+            rows = self.run("store/export_edges", src=src, type=rel, dst=dst).rows
+            a = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            b = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+            frame = pd.DataFrame({"src": remap(a, internal[src]), "dst": remap(b, internal[dst])})
+            props = pd.DataFrame([r[2] or {} for r in rows], index=frame.index)
+            for c in props.columns:
+                frame[c] = props[c]
+            out.edges[(src, rel, dst)] = frame.sort_values(["src", "dst"], ignore_index=True)
+            if progress:
+                progress("export edges", j + 1, len(triples))
+        return out
