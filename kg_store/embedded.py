@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from kg_store.errors import StoreUnavailable
 
@@ -34,7 +36,11 @@ class ServerInfo:
     data_dir: str
 
     def client(self, timeout: float = 5.0) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=timeout)
+        # no retries: a server that is down or shutting down should be reported at once
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )  # fmt: skip
 
 
 def _binaries() -> tuple[str, str]:

@@ -135,8 +135,11 @@ class FalkorDBStore(GraphStore):
         report: LoadReport,
         progress: Progress | None,
     ) -> None:
-        labels = sorted({n.label for n in data.nodes} | {r.src_label for r in data.rels}
-                        | {r.dst_label for r in data.rels})
+        labels = sorted(
+            {n.label for n in data.nodes}
+            | {r.src_label for r in data.rels}
+            | {r.dst_label for r in data.rels}
+        )
         for label in labels:
             try:
                 g.query(self.statement("store/schema_node").render(label=label))
@@ -171,9 +174,7 @@ class FalkorDBStore(GraphStore):
             props = prop_rows(rs.frame, [c for c in rs.frame.columns if c not in ("src", "dst")])
             text = rel_stmt.render(type=rs.type, src=rs.src_label, dst=rs.dst_label)
             for sl in batches(len(src), self.write_batch):
-                rows = [
-                    [a, b, p] for a, b, p in zip(src[sl], dst[sl], props[sl], strict=True)
-                ]
+                rows = [[a, b, p] for a, b, p in zip(src[sl], dst[sl], props[sl], strict=True)]
                 self._on(g, text, {"rows": rows})
                 done += sl.stop - sl.start
                 if progress:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cypher
@@ -103,7 +103,7 @@ def _parse(name: str, path: Path) -> Statement:
     return Statement(name, body, " ".join(doc), tuple(params), path)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str, dialect: str) -> Statement:
     """The statement ``name`` (e.g. ``overview`` or ``store/merge_nodes``) for ``dialect``."""
     if dialect not in DIALECTS:

@@ -33,7 +33,7 @@ class Neo4jStore(GraphStore):
         connect_timeout: float = 5.0,
     ) -> None:
         import neo4j
-        from neo4j.exceptions import AuthError, ServiceUnavailable
+        from neo4j.exceptions import AuthError, ClientError, ServiceUnavailable
 
         super().__init__(database, write_batch=write_batch)
         self.uri, self.database = uri, database
@@ -43,8 +43,10 @@ class Neo4jStore(GraphStore):
                 uri, auth=auth, connection_timeout=connect_timeout,
                 max_transaction_retry_time=15.0,
             )  # fmt: skip
-            self.driver.verify_connectivity(database=database)
-        except (ServiceUnavailable, AuthError, OSError, ValueError) as e:
+            self.driver.verify_connectivity()
+            # the named database must exist too, not only the server
+            self.driver.execute_query("RETURN 1", database_=database)
+        except (ServiceUnavailable, AuthError, ClientError, OSError, ValueError) as e:
             raise StoreUnavailable(
                 f"Neo4j at {uri} (database {database!r}) is not reachable within "
                 f"{connect_timeout:g} s: {e}"
@@ -79,7 +81,7 @@ class Neo4jStore(GraphStore):
 
         def work(tx: Any) -> QueryResult:
             result = tx.run(text, params)
-            rows = []
+            rows: list[list[Any]] = []
             for rec in result:
                 if len(rows) == max_rows:
                     return QueryResult(list(result.keys()), rows, truncated=True)
@@ -104,8 +106,11 @@ class Neo4jStore(GraphStore):
         t0 = time.perf_counter()
         data = data.merged()
         report = LoadReport(mode="merge")
-        labels = sorted({n.label for n in data.nodes} | {r.src_label for r in data.rels}
-                        | {r.dst_label for r in data.rels})
+        labels = sorted(
+            {n.label for n in data.nodes}
+            | {r.src_label for r in data.rels}
+            | {r.dst_label for r in data.rels}
+        )
         for label in labels:
             self.run("store/schema_node", label=label)
         total, done = data.node_count() + data.rel_count(), 0

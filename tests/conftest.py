@@ -52,9 +52,12 @@ def neo4j_uri() -> Iterator[tuple[str, tuple[str, str]]]:
     """A Neo4j 5 server: KGREC_TEST_NEO4J_URI if set, else a testcontainers container."""
     given = os.environ.get("KGREC_TEST_NEO4J_URI")
     if given:
-        yield given, (
-            os.environ.get("KGREC_TEST_NEO4J_USER", "neo4j"),
-            os.environ.get("KGREC_TEST_NEO4J_PASSWORD", "password"),
+        yield (
+            given,
+            (
+                os.environ.get("KGREC_TEST_NEO4J_USER", "neo4j"),
+                os.environ.get("KGREC_TEST_NEO4J_PASSWORD", "password"),
+            ),
         )
         return
     reason = _docker_reason()
