@@ -1,0 +1,1 @@
+"""embed: see ARCHITECTURE.md (built by later issues)."""

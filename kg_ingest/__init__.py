@@ -1,0 +1,1 @@
+"""Loaders: source formats parsed and validated into GraphData, written through kg_store."""

@@ -1,0 +1,1 @@
+"""Recommenders: data from graph exports, splits, metrics, models, training, runs."""

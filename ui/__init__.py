@@ -1,0 +1,1 @@
+"""ui: see ARCHITECTURE.md (built by later issues)."""
