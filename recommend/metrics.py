@@ -1,0 +1,238 @@
+"""Full-ranking evaluation: Precision, Recall, NDCG, Hit at K and AUC, in user batches.
+
+Every user with at least one target (validation or test) item is ranked against all items
+except those excluded for them (their training items): one ``score_all`` matmul per user batch,
+an index fill of ``-inf`` over the excluded items, one ``topk``. Nothing loops over users in
+Python, so ML-100K is a handful of batches and amazon-book (70k users x 25k items) stays within
+a bounded batch of ``[B, n_items]`` scores.
+
+NDCG is the standard one: ``DCG@K = sum_{r<K} hit_r / log2(r + 2)`` over the top-K list, divided
+by the ideal DCG of ``min(|target|, K)`` hits. (KGAT's published NDCG divided by the DCG of the
+hits sorted within the top K, which is not comparable.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+DEFAULT_KS = (10, 20)
+# scores per batch: bounds the [B, n_items] working set (scores, mask, AUC sort) to a few
+# hundred MB whatever the catalogue size
+_MAX_BATCH_CELLS = 1 << 24
+
+
+def csr(pairs: np.ndarray | Tensor, n_rows: int) -> tuple[Tensor, Tensor]:
+    """Row-compressed (user -> items) index of ``pairs``.
+
+    Args:
+        pairs: int64 ``[N, 2]`` (user, item).
+        n_rows: number of users.
+
+    Returns:
+        (indptr int64 ``[n_rows + 1]``, indices int64 ``[N]``) with each row's items sorted.
+    """
+    p = torch.as_tensor(np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
+    key = p[:, 0] * (int(p[:, 1].max()) + 1 if len(p) else 1) + p[:, 1]
+    p = p[torch.argsort(key)]
+    counts = torch.bincount(p[:, 0], minlength=n_rows)
+    indptr = torch.zeros(n_rows + 1, dtype=torch.int64)
+    indptr[1:] = torch.cumsum(counts, 0)
+    return indptr, p[:, 1].contiguous()
+
+
+def gather_rows(indptr: Tensor, indices: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """The entries of ``rows`` of a CSR index, vectorised.
+
+    Returns:
+        (local row position in ``rows`` ``[E]``, column ``[E]``).
+    """
+    start, end = indptr[rows], indptr[rows + 1]
+    counts = end - start
+    local = torch.repeat_interleave(torch.arange(len(rows), device=rows.device), counts)
+    first = torch.cumsum(counts, 0) - counts  # offset of each row's block in the output
+    pos = torch.arange(int(counts.sum()), device=rows.device) - first[local] + start[local]
+    return local, indices[pos]
+
+
+def ideal_dcg(k: int, device: torch.device | None = None) -> Tensor:
+    """``idcg[n] = sum_{r<n} 1 / log2(r + 2)`` for ``n = 0..k``. Shapes: ``[k + 1]``."""
+    disc = 1.0 / torch.log2(torch.arange(k, dtype=torch.float64, device=device) + 2.0)
+    return torch.cat([torch.zeros(1, dtype=torch.float64, device=device), disc.cumsum(0)])
+
+
+def topk_metrics(
+    hits: Tensor, n_target: Tensor, ks: Sequence[int] = DEFAULT_KS
+) -> dict[str, Tensor]:
+    """Per-user metrics from the hit pattern of each user's ranked top list.
+
+    Args:
+        hits: ``[B, K_max]`` bool/float, ``hits[b, r]`` = the item at rank ``r`` is a target.
+        n_target: ``[B]`` number of target items of each user (``>= 1``).
+        ks: cut-offs (default: ``(10, 20)``), each ``<= K_max``.
+
+    Returns:
+        ``{"precision@K", "recall@K", "ndcg@K", "hit@K"}`` -> float64 ``[B]``.
+    """
+    h = hits.to(torch.float64)
+    n = n_target.to(torch.float64)
+    kmax = h.shape[1]
+    disc = 1.0 / torch.log2(torch.arange(kmax, dtype=torch.float64, device=h.device) + 2.0)
+    idcg = ideal_dcg(kmax, h.device)
+    out: dict[str, Tensor] = {}
+    for k in ks:
+        if k > kmax:
+            raise ValueError(f"cut-off {k} beyond the ranked list ({kmax})")
+        hk = h[:, :k]
+        n_hit = hk.sum(1)
+        ideal = idcg[torch.clamp(n_target.to(torch.int64), max=k)]
+        out[f"precision@{k}"] = n_hit / k
+        out[f"recall@{k}"] = n_hit / n
+        out[f"ndcg@{k}"] = (hk * disc[:k]).sum(1) / ideal
+        out[f"hit@{k}"] = (n_hit > 0).to(torch.float64)
+    return out
+
+
+def auc_batch(scores: Tensor, pos_local: Tensor, pos_items: Tensor, n_excluded: Tensor) -> Tensor:
+    """Per-user AUC: the chance a target item outscores a candidate that is not a target.
+
+    Mann-Whitney with average ranks over each user's candidates (ties count one half); the
+    excluded items must hold ``-inf`` in ``scores`` and are not candidates.
+
+    Args:
+        scores: ``[B, n_items]`` with excluded items at ``-inf``.
+        pos_local, pos_items: ``[P]`` row in the batch and item of every target pair.
+        n_excluded: ``[B]`` excluded items per row.
+
+    Returns:
+        float64 ``[B]`` (NaN for a user with no negative candidate).
+    """
+    b, n_items = scores.shape
+    srt = torch.sort(scores, dim=1).values
+    counts = torch.bincount(pos_local, minlength=b)
+    m = int(counts.max()) if len(counts) else 0
+    first = torch.cumsum(counts, 0) - counts
+    slot = torch.arange(len(pos_local), device=scores.device) - first[pos_local]
+    vals = torch.full((b, max(m, 1)), float("inf"), dtype=scores.dtype, device=scores.device)
+    vals[pos_local, slot] = scores[pos_local, pos_items]
+    left = torch.searchsorted(srt, vals, right=False)
+    right = torch.searchsorted(srt, vals, right=True)
+    # 1-based average rank among candidates (-inf excluded items sort first)
+    rank = (left + right + 1).to(torch.float64) / 2 - n_excluded.unsqueeze(1).to(torch.float64)
+    valid = torch.arange(vals.shape[1], device=scores.device).unsqueeze(0) < counts.unsqueeze(1)
+    rank_sum = (rank * valid).sum(1)
+    n_pos = counts.to(torch.float64)
+    n_neg = (n_items - n_excluded - counts).to(torch.float64)
+    u_stat = rank_sum - n_pos * (n_pos + 1) / 2
+    return u_stat / (n_pos * n_neg)
+
+
+class Evaluator:
+    """Ranks every user that has target items against all non-excluded items.
+
+    Build once per (train, target) pair and call every epoch: the CSR indexes are made here.
+
+    Args:
+        n_users, n_items: sizes.
+        train: int64 ``[N, 2]`` pairs excluded from each user's ranking (the training items).
+        target: int64 ``[M, 2]`` pairs to find (validation or test).
+        ks: cut-offs (default: ``(10, 20)``).
+        batch_users: users per ``score_all`` call (default: as many as keep ``B * n_items``
+            under 16M scores, at most 4096).
+        auc: also compute AUC (default: False; it sorts each batch's scores).
+        extra_exclude: more pairs to exclude (default: none; e.g. validation pairs when
+            testing, for protocols that want it; the project's protocol excludes train only).
+    """
+
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        train: np.ndarray,
+        target: np.ndarray,
+        ks: Sequence[int] = DEFAULT_KS,
+        batch_users: int | None = None,
+        auc: bool = False,
+        extra_exclude: Sequence[np.ndarray] = (),
+    ) -> None:
+        self.n_users, self.n_items = n_users, n_items
+        self.ks = tuple(ks)
+        self.auc = auc
+        parts = [np.asarray(p, np.int64).reshape(-1, 2) for p in (train, *extra_exclude)]
+        excl = np.concatenate(parts)
+        if len(extra_exclude):
+            excl = np.unique(excl, axis=0)
+        self.excl_ptr, self.excl_idx = csr(excl, n_users)
+        self.tgt_ptr, self.tgt_idx = csr(target, n_users)
+        self.users = torch.nonzero(self.tgt_ptr[1:] > self.tgt_ptr[:-1]).flatten()
+        self.batch_users = batch_users or int(
+            min(4096, max(64, _MAX_BATCH_CELLS // max(n_items, 1)))
+        )
+
+    def _to(self, device: torch.device) -> None:
+        if self.excl_ptr.device != device:
+            for name in ("excl_ptr", "excl_idx", "tgt_ptr", "tgt_idx", "users"):
+                setattr(self, name, getattr(self, name).to(device))
+
+    @torch.no_grad()
+    def __call__(
+        self, score_fn: Callable[[Tensor], Tensor], device: torch.device | str = "cpu"
+    ) -> dict[str, float]:
+        """Mean metrics over the users with target items.
+
+        Args:
+            score_fn: users ``[B]`` -> scores ``[B, n_items]`` (e.g. ``model.score_all`` after
+                ``model.prepare_scoring()``).
+            device: where the index tensors and the users go.
+
+        Returns:
+            ``{"precision@10", "recall@10", "ndcg@10", "hit@10", ... , "auc"?, "users"}``.
+        """
+        dev = torch.device(device)
+        self._to(dev)
+        kmax = min(max(self.ks), self.n_items)
+        sums: dict[str, Tensor] = {}
+        for start in range(0, len(self.users), self.batch_users):
+            users = self.users[start : start + self.batch_users]
+            scores = score_fn(users).detach().to(dev, torch.float32)
+            # the fill below writes in place: copy a view (e.g. a popularity row expanded)
+            if scores._base is not None or not scores.is_contiguous():
+                scores = scores.clone()
+            ex_row, ex_col = gather_rows(self.excl_ptr, self.excl_idx, users)
+            scores[ex_row, ex_col] = float("-inf")
+            tg_row, tg_col = gather_rows(self.tgt_ptr, self.tgt_idx, users)
+            n_target = self.tgt_ptr[users + 1] - self.tgt_ptr[users]
+            top = torch.topk(scores, kmax, dim=1, sorted=True).indices
+            target = torch.zeros(scores.shape, dtype=torch.bool, device=dev)
+            target[tg_row, tg_col] = True
+            hits = torch.gather(target, 1, top)
+            batch = topk_metrics(hits, n_target, self.ks)
+            if self.auc:
+                n_ex = self.excl_ptr[users + 1] - self.excl_ptr[users]
+                batch["auc"] = auc_batch(scores, tg_row, tg_col, n_ex)
+            for name, v in batch.items():
+                s = torch.nan_to_num(v, nan=0.0).sum() if name == "auc" else v.sum()
+                sums[name] = sums.get(name, torch.zeros((), dtype=torch.float64, device=dev)) + s
+        n = len(self.users)
+        out = {name: float(v) / max(n, 1) for name, v in sums.items()}
+        out["users"] = float(n)
+        return out
+
+
+def evaluate(
+    score_fn: Callable[[Tensor], Tensor],
+    n_users: int,
+    n_items: int,
+    train: np.ndarray,
+    target: np.ndarray,
+    ks: Sequence[int] = DEFAULT_KS,
+    auc: bool = True,
+    device: torch.device | str = "cpu",
+    batch_users: int | None = None,
+) -> dict[str, float]:
+    """One-shot :class:`Evaluator` (see there for the arguments)."""
+    ev = Evaluator(n_users, n_items, train, target, ks, batch_users=batch_users, auc=auc)
+    return ev(score_fn, device)
