@@ -1,0 +1,224 @@
+"""MMKGAT: the hybrid multimodal KG attention recommender of seed paper 000 (user-side and
+item-side collaborative KGs, fine-grained interaction relations, multimodal entities, layer
+attention)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from recommend.data import KGTriples, RecData
+from recommend.models.base import ModelConfig, Recommender, register
+from recommend.models.layers import (
+    CKGEncoder,
+    LayerAttention,
+    Triples,
+    bpr_loss,
+    collab_graph,
+)
+
+DEFAULTS: dict[str, object] = {
+    # how the layer states of a graph become one vector: "attention" (the paper's fusion),
+    # "mean" (LightGCN's) or "concat" (KGAT's)
+    "fusion": "attention",
+    # L2-normalise each propagated layer's state before fusion (KGAT's reference code does)
+    "normalize": False,
+}
+
+
+def _side_graph(
+    kg: KGTriples, n_anchor: int, n_other: int, inter: np.ndarray, anchor_col: int, n_kinds: int
+) -> tuple[list[Triples], int, int]:
+    """Triples of one collaborative KG (eqs 3–9): the side's KG plus the interactions.
+
+    Entity space: the KG's entities (anchors first), then the other side's anchors (items for the
+    user-side graph, users for the item-side graph). Relations: the KG's relations, then one per
+    interaction kind, anchor -> other side (eq 8: "takes the user node as the starting point").
+
+    Returns:
+        (parts, n_entities, n_relations) for :func:`collab_graph`.
+    """
+    other = inter[:, 1 - anchor_col] + kg.n_entities
+    parts: list[Triples] = [
+        (kg.heads, kg.relations, kg.tails),
+        (inter[:, anchor_col], inter[:, 2] + kg.n_relations, other),
+    ]
+    return parts, kg.n_entities + n_other, kg.n_relations + n_kinds
+
+
+@register
+class MMKGAT(Recommender):
+    """Multimodal KG attention network with a user-side and an item-side collaborative KG.
+
+    Paper 000, Sec. 3: the user-side graph ``G_u`` joins users, their attributes and the items
+    they interacted with (eq 8); the item-side graph ``G_i`` joins items, their attribute and
+    multimodal entities and the users who interacted with them (eq 9). Every fine-grained
+    interaction kind (``train_kinds_all``, e.g. RATED_1..RATED_5, LIKED, FINISHED) is its own
+    relation (the paper's composite relation), so TransR and the attention can tell them apart.
+    A multimodal entity's layer-0 embedding is a learned linear projection of its feature vector
+    (``entity_features``). Each graph is encoded by TransR (eq 10, :meth:`kg_loss`), propagated
+    with the attention π(h, r, t) of eqs (11)–(13) and aggregated by bi-interaction (eq 14);
+    the per-layer states are fused by a learned per-node attention over layers (so the shallow
+    layers take part), the two graphs' user vectors and item vectors are concatenated, and the
+    score is their inner product (eq 16). Loss: ``L_KGu + L_KGi + L_CF + λ‖Θ‖²`` (eq 17), the KG
+    terms through the trainer's KG pass.
+
+    Args:
+        data: training data (``train_kinds_all``, ``user_kg``, ``item_kg``).
+        config: ``dim`` (default: 64, per graph; the score uses the two graphs' vectors
+            concatenated), ``layers`` (default: 3, the paper's best), ``dropout`` (default: 0.1),
+            ``l2`` (default: 1e-4, λ on the batch's layer-0 embeddings), ``kg_l2`` (default:
+            1e-5), ``extra["fusion"]`` (default: ``"attention"``; ``"mean"`` or ``"concat"``),
+            ``extra["normalize"]`` (default: False; L2-normalise each layer's state).
+
+    Shapes:
+        users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
+        kg_graphs(): ``{"user": [3, T_u], "item": [3, T_i]}`` in each graph's entity space.
+    """
+
+    name = "mmkgat"
+
+    def __init__(self, data: RecData, config: ModelConfig) -> None:
+        super().__init__(data, config)
+        opts = {**DEFAULTS, **config.extra}
+        self.fusion = str(opts["fusion"])
+        self.normalize = bool(opts["normalize"])
+        if self.fusion not in ("attention", "mean", "concat"):
+            raise ValueError(f"mmkgat: unknown fusion {self.fusion!r}")
+        dim, n_kinds = config.dim, len(data.kind_names)
+        inter = np.asarray(data.train_kinds_all, dtype=np.int64)
+
+        parts, n_ent_u, n_rel_u = _side_graph(
+            data.user_kg, self.n_users, self.n_items, inter, 0, n_kinds
+        )
+        self.item_offset_u = data.user_kg.n_entities  # items in G_u
+        self.enc_u = CKGEncoder(
+            collab_graph(parts, n_ent_u, n_rel_u), dim, config.layers, config.dropout
+        )
+        parts, n_ent_i, n_rel_i = _side_graph(
+            data.item_kg, self.n_items, self.n_users, inter, 1, n_kinds
+        )
+        self.user_offset_i = data.item_kg.n_entities  # users in G_i
+        self.enc_i = CKGEncoder(
+            collab_graph(parts, n_ent_i, n_rel_i), dim, config.layers, config.dropout
+        )
+
+        self.emb_u = nn.Embedding(n_ent_u, dim)
+        self.emb_i = nn.Embedding(n_ent_i, dim)
+        nn.init.xavier_uniform_(self.emb_u.weight)
+        nn.init.xavier_uniform_(self.emb_i.weight)
+
+        # multimodal entities: layer-0 embedding = Linear(feature); their table rows go unused
+        self.modal = nn.ModuleDict()
+        self.modal_labels: list[str] = []
+        for label, (ids, feats) in data.item_kg.entity_features.items():
+            key = f"m{len(self.modal_labels)}"
+            self.modal[key] = nn.Linear(feats.shape[1], dim)
+            self.register_buffer(f"{key}_ids", torch.as_tensor(np.asarray(ids, np.int64)))
+            self.register_buffer(f"{key}_x", torch.as_tensor(np.asarray(feats, np.float32)))
+            self.modal_labels.append(label)
+
+        if self.fusion == "attention":
+            self.att_u = LayerAttention(dim)
+            self.att_i = LayerAttention(dim)
+        self.refresh()
+        self._cache: tuple[Tensor, Tensor] | None = None
+
+    # --- layer 0 ---------------------------------------------------------------------------
+    def ego_u(self) -> Tensor:
+        """Layer-0 embeddings of ``G_u``. Shapes: ``[N_u, dim]``."""
+        return self.emb_u.weight
+
+    def ego_i(self) -> Tensor:
+        """Layer-0 embeddings of ``G_i``, multimodal rows projected from their features.
+        Shapes: ``[N_i, dim]``."""
+        ego = self.emb_i.weight
+        for k in range(len(self.modal_labels)):
+            key = f"m{k}"
+            ids, x = getattr(self, f"{key}_ids"), getattr(self, f"{key}_x")
+            ego = ego.index_put((ids,), self.modal[key](x))
+        return ego
+
+    # --- propagation -----------------------------------------------------------------------
+    def _fuse(self, states: Tensor, att: LayerAttention | None) -> Tensor:
+        if self.fusion == "concat":
+            return states.permute(1, 0, 2).reshape(states.shape[1], -1)
+        if self.fusion == "mean" or att is None:
+            return states.mean(0)
+        return att(states)
+
+    def propagate(self) -> tuple[Tensor, Tensor]:
+        """User and item vectors: each graph's fused states, the two graphs concatenated.
+
+        Shapes: ``([n_users, D], [n_items, D])`` with ``D = 2 * dim`` (``2 * dim * (L+1)``
+        for concat fusion).
+        """
+        su = self._fuse(self.enc_u(self.ego_u(), self.normalize), getattr(self, "att_u", None))
+        si = self._fuse(self.enc_i(self.ego_i(), self.normalize), getattr(self, "att_i", None))
+        users = torch.cat([su[: self.n_users], si[self.user_offset_i :]], dim=1)
+        items = torch.cat([su[self.item_offset_u :], si[: self.n_items]], dim=1)
+        return users, items
+
+    def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+        self._cache = None
+        uv, iv = self.propagate()
+        u, p, n = uv[users], iv[pos], iv[neg]
+        s_pos = (u * p).sum(-1)
+        s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
+        # λ‖Θ‖² on the layer-0 rows this batch touches, both graphs
+        eu, ei = self.emb_u.weight, self.emb_i.weight
+        reg = (
+            eu[users].pow(2).sum()
+            + ei[users + self.user_offset_i].pow(2).sum()
+            + eu[pos + self.item_offset_u].pow(2).sum()
+            + ei[pos].pow(2).sum()
+            + eu[neg + self.item_offset_u].pow(2).sum()
+            + ei[neg].pow(2).sum()
+        )
+        return bpr_loss(s_pos, s_neg) + self.config.l2 * reg / (2 * users.numel())
+
+    # --- KG ----------------------------------------------------------------------------------
+    def kg_graphs(self) -> dict[str, Tensor]:
+        # TransR trains on each collaborative KG, inverse edges included (as KGAT does)
+        return {"user": self.enc_u.edges, "item": self.enc_i.edges}
+
+    def kg_loss(self, graph: str, h: Tensor, r: Tensor, t_pos: Tensor, t_neg: Tensor) -> Tensor:
+        self._cache = None
+        if graph == "user":
+            return self.enc_u.kg_loss(self.ego_u(), h, r, t_pos, t_neg, self.config.kg_l2)
+        if graph == "item":
+            return self.enc_i.kg_loss(self.ego_i(), h, r, t_pos, t_neg, self.config.kg_l2)
+        raise KeyError(f"mmkgat has graphs 'user' and 'item', not {graph!r}")
+
+    @torch.no_grad()
+    def refresh(self) -> None:
+        """Recompute the attention π of both graphs (eqs 12–13) from the current embeddings."""
+        self.enc_u.refresh(self.ego_u())
+        self.enc_i.refresh(self.ego_i())
+        self._cache = None
+
+    def layer_weights(self) -> dict[str, Tensor]:
+        """Mean attention weight of each layer per graph (for inspection). Shapes: ``[L+1]``."""
+        out = {}
+        with torch.no_grad():
+            for name, enc, ego, att in (
+                ("user", self.enc_u, self.ego_u(), getattr(self, "att_u", None)),
+                ("item", self.enc_i, self.ego_i(), getattr(self, "att_i", None)),
+            ):
+                states = enc(ego, self.normalize)
+                w = (
+                    att.weights(states)
+                    if att is not None
+                    else torch.full(states.shape[:2], 1.0 / states.shape[0])
+                )
+                out[name] = w.mean(1)
+        return out
+
+    @torch.no_grad()
+    def prepare_scoring(self) -> None:
+        self._cache = self.propagate()
+
+    def score_all(self, users: Tensor) -> Tensor:
+        uv, iv = self._cache if self._cache is not None else self.propagate()
+        return uv[users] @ iv.T
