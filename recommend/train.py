@@ -1,0 +1,430 @@
+"""Training loop: BPR batches, an alternating KG (TransR) pass, early stopping, checkpoints.
+
+One epoch, as in KGAT's reference code: every training pair once in BPR batches (one uniform
+negative the user has not trained on), then, for a model with :meth:`Recommender.kg_graphs`,
+every triple of each graph once with a corrupted tail, then :meth:`Recommender.refresh`. One
+Adam optimizer holds all parameters. Every ``eval_every`` epochs the model ranks all items for
+the validation users; training stops after ``patience`` evaluations without a better validation
+Recall@20 and the best weights are tested.
+
+Checkpoints hold the model, the optimizer, the epoch and every RNG state (the samplers' own
+generator, torch, numpy, Python), so a resumed run continues exactly where the interrupted one
+stopped: on CPU, the same seed gives the same numbers with or without an interruption.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from kg_store.export import GraphExport
+from recommend.data import RecData, build_recdata, load_export, make_split, save_export
+from recommend.metrics import Evaluator
+from recommend.models.base import ModelConfig, Recommender, build
+from recommend.runs import (
+    BEST,
+    CONFIG,
+    EXPORT,
+    LAST,
+    METRICS_CSV,
+    METRICS_JSONL,
+    RESULT,
+    SPLIT,
+    Run,
+    new_run_dir,
+    write_json,
+)
+from recommend.sampling import BPRSampler, TripleSampler
+
+Progress = Callable[[str, int, int], None]
+EpochCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings.
+
+    Args:
+        epochs: most epochs (default: 400).
+        batch_size: BPR pairs per batch (default: 2048).
+        kg_batch_size: KG triples per batch (default: 2048).
+        lr: Adam learning rate (default: 1e-3).
+        weight_decay: Adam weight decay (default: 0; models put their L2 into their losses).
+        patience: evaluations without a better validation score before stopping (default: 10).
+        eval_every: epochs between validations (default: 1).
+        monitor: validation metric to maximise (default: ``"recall@20"``).
+        n_neg: negatives per positive (default: 1).
+        seed: seed of everything (default: 0).
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"`` (default: ``"auto"``).
+        threads: torch CPU threads (default: None, torch's choice).
+        eval_batch_users: users per scoring batch (default: None, sized to the catalogue).
+        kg: run the KG pass for models that have graphs (default: True).
+    """
+
+    epochs: int = 400
+    batch_size: int = 2048
+    kg_batch_size: int = 2048
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 10
+    eval_every: int = 1
+    monitor: str = "recall@20"
+    n_neg: int = 1
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+    eval_batch_users: int | None = None
+    kg: bool = True
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA) once, before the model is built."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; otherwise the named device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
+    return dev
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _save(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)  # atomic: an interruption leaves the previous checkpoint intact
+
+
+@dataclass
+class FitResult:
+    """What :meth:`Trainer.fit` returns (also written to ``result.json``)."""
+
+    test: dict[str, float]
+    best_epoch: int
+    best_valid: dict[str, float]
+    epochs: int
+    seconds_per_epoch: float
+    eval_seconds: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("history")
+        return d
+
+
+class Trainer:
+    """Trains one model on one :class:`RecData`, writing to ``run_dir`` when given.
+
+    Args:
+        model: a :class:`Recommender` (already on any device; moved to ``config.device``).
+        data: the training data.
+        config: optimisation settings.
+        run_dir: where checkpoints and metrics go (default: None, nothing written and no
+            resume).
+        progress: ``progress(stage, done, total)`` after each epoch (and each batch of
+            ``"batch"``), for progress bars.
+        on_epoch: called with each epoch's record.
+    """
+
+    def __init__(
+        self,
+        model: Recommender,
+        data: RecData,
+        config: TrainConfig | None = None,
+        run_dir: Path | None = None,
+        progress: Progress | None = None,
+        on_epoch: EpochCallback | None = None,
+    ) -> None:
+        self.config = cfg = config or TrainConfig()
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device = resolve_device(cfg.device)
+        self.model = model.to(self.device)
+        self.data = data
+        self.run_dir = run_dir
+        self.progress = progress
+        self.on_epoch = on_epoch
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.bpr = BPRSampler(data.train, data.n_items, self.generator)
+        self.kg_samplers: dict[str, TripleSampler] = {}
+        if cfg.kg:
+            for name, graph in model.kg_graphs().items():
+                self.kg_samplers[name] = TripleSampler(graph, generator=self.generator)
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = (
+            torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay) if params else None
+        )
+        self.valid_eval = Evaluator(data.n_users, data.n_items, data.train, data.valid,
+                                    batch_users=cfg.eval_batch_users)  # fmt: skip
+        self.test_eval = Evaluator(data.n_users, data.n_items, data.train, data.test,
+                                   batch_users=cfg.eval_batch_users, auc=True)  # fmt: skip
+        self.epoch = 0  # epochs finished
+        self.best_score = -float("inf")
+        self.best_epoch = 0
+        self.best_valid: dict[str, float] = {}
+        self.bad = 0
+        self.history: list[dict[str, Any]] = []
+        self._best_state: dict[str, torch.Tensor] | None = None  # best weights without run_dir
+
+    # -- one epoch ----------------------------------------------------------------------------
+    def _step(self, loss: torch.Tensor) -> float:
+        assert self.optimizer is not None
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def train_epoch(self) -> dict[str, float]:
+        """One pass over the training pairs (and the KG triples). Returns mean losses."""
+        cfg, dev = self.config, self.device
+        self.model.train()
+        out: dict[str, float] = {}
+        if self.optimizer is None:  # nothing to learn (e.g. popularity)
+            self.model.refresh()
+            return out
+        total, n = 0.0, 0
+        for users, pos, neg in self.bpr.epoch(cfg.batch_size, cfg.n_neg):
+            loss = self.model.cf_loss(users.to(dev), pos.to(dev), neg.to(dev))
+            total += self._step(loss) * len(users)
+            n += len(users)
+        out["cf_loss"] = total / max(n, 1)
+        for name, sampler in self.kg_samplers.items():
+            total, n = 0.0, 0
+            for h, r, t, t_neg in sampler.epoch(cfg.kg_batch_size):
+                loss = self.model.kg_loss(name, h.to(dev), r.to(dev), t.to(dev), t_neg.to(dev))
+                total += self._step(loss) * len(h)
+                n += len(h)
+            out[f"kg_loss_{name}"] = total / max(n, 1)
+        with torch.no_grad():
+            self.model.refresh()
+        return out
+
+    @torch.no_grad()
+    def evaluate(self, evaluator: Evaluator) -> dict[str, float]:
+        self.model.eval()
+        self.model.prepare_scoring()
+        return evaluator(self.model.score_all, self.device)
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer else None,
+            "generator": self.generator.get_state(),
+            "rng": _rng_state(),
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "best_valid": self.best_valid,
+            "bad": self.bad,
+            "history": self.history,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        if self.optimizer is not None and state["optimizer"] is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        _set_rng_state(state["rng"])
+        self.epoch = int(state["epoch"])
+        self.best_score = float(state["best_score"])
+        self.best_epoch = int(state["best_epoch"])
+        self.best_valid = dict(state["best_valid"])
+        self.bad = int(state["bad"])
+        self.history = list(state["history"])
+        with torch.no_grad():
+            self.model.refresh()  # derived state (attention weights) of the loaded weights
+
+    def _write_metrics(self) -> None:
+        assert self.run_dir is not None
+        lines = "".join(json.dumps(r) + "\n" for r in self.history)
+        (self.run_dir / METRICS_JSONL).write_text(lines)
+        cols: list[str] = []
+        for r in self.history:
+            cols += [k for k in r if k not in cols]
+        with open(self.run_dir / METRICS_CSV, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=cols)
+            w.writeheader()
+            w.writerows(self.history)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> FitResult:
+        """Train until ``epochs`` or early stopping, then test the best weights.
+
+        Args:
+            resume: continue from ``run_dir/last.pt`` (default: False).
+        """
+        cfg = self.config
+        if resume:
+            if self.run_dir is None or not (self.run_dir / LAST).exists():
+                raise FileNotFoundError("nothing to resume: the run has no last.pt")
+            self.load_state(torch.load(self.run_dir / LAST, map_location="cpu",
+                                       weights_only=False))  # fmt: skip
+        has_valid = len(self.data.valid) > 0
+        while self.epoch < cfg.epochs and self.bad < cfg.patience:
+            t0 = time.perf_counter()
+            record: dict[str, Any] = {"epoch": self.epoch + 1, **self.train_epoch()}
+            record["train_s"] = time.perf_counter() - t0
+            self.epoch += 1
+            last = self.epoch == cfg.epochs
+            if has_valid and (self.epoch % cfg.eval_every == 0 or last):
+                t1 = time.perf_counter()
+                valid = self.evaluate(self.valid_eval)
+                record["eval_s"] = time.perf_counter() - t1
+                record.update({f"valid_{k}": v for k, v in valid.items() if k != "users"})
+                score = valid[cfg.monitor]
+                if score > self.best_score:
+                    self.best_score, self.best_epoch, self.best_valid = score, self.epoch, valid
+                    self.bad = 0
+                    if self.run_dir is not None:
+                        _save(self.model.state_dict(), self.run_dir / BEST)
+                    else:
+                        self._best_state = {
+                            k: v.detach().clone() for k, v in self.model.state_dict().items()
+                        }
+                else:
+                    self.bad += 1
+            elif not has_valid:
+                self.best_epoch = self.epoch
+            self.history.append(record)
+            if self.run_dir is not None:
+                self._write_metrics()
+                _save(self.state(), self.run_dir / LAST)
+            if self.on_epoch:
+                self.on_epoch(record)
+            if self.progress:
+                self.progress("epoch", self.epoch, cfg.epochs)
+        return self.finish()
+
+    def finish(self) -> FitResult:
+        """Load the best weights, test them and write ``result.json``."""
+        if len(self.data.valid) and self.best_epoch:
+            if self.run_dir is not None:
+                best = torch.load(self.run_dir / BEST, map_location="cpu")
+            else:
+                best = self._best_state
+            if best is not None:
+                self.model.load_state_dict(best)
+                with torch.no_grad():
+                    self.model.refresh()
+        t0 = time.perf_counter()
+        test = self.evaluate(self.test_eval) if len(self.data.test) else {}
+        eval_s = time.perf_counter() - t0
+        train_s = [r["train_s"] for r in self.history]
+        res = FitResult(
+            test=test,
+            best_epoch=self.best_epoch,
+            best_valid=self.best_valid,
+            epochs=self.epoch,
+            seconds_per_epoch=float(np.mean(train_s)) if train_s else 0.0,
+            eval_seconds=eval_s,
+            history=self.history,
+        )
+        if self.run_dir is not None:
+            write_json(self.run_dir / RESULT, res.as_dict())
+        return res
+
+
+# -- runs from an export ------------------------------------------------------------------------
+
+
+def start_run(
+    export: GraphExport,
+    model: str,
+    dataset: str,
+    runs_dir: Path,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    rating_kinds: bool = False,
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+) -> Run:
+    """Create a run directory: cache the export, make and save the split, write config.json.
+
+    The caller may drop ``export`` afterwards: :meth:`Run.data` rebuilds everything from the
+    cache, so training never needs the graph database.
+    """
+    tcfg = train_config or TrainConfig()
+    mcfg = model_config or ModelConfig()
+    path = new_run_dir(runs_dir, model, dataset, tcfg.seed)
+    save_export(export, path / EXPORT)
+    split = make_split(export, seed=tcfg.seed, ratios=ratios)
+    split.save(path / SPLIT)
+    write_json(path / CONFIG, {
+        "model": model,
+        "dataset": dataset,
+        "seed": tcfg.seed,
+        "model_config": asdict(mcfg),
+        "train_config": asdict(tcfg),
+        "rating_kinds": rating_kinds,
+        "split": {"source": split.source, "seed": split.seed, "ratios": list(ratios),
+                  **split.sizes()},
+        "export": export.summary(),
+        "torch": torch.__version__,
+    })  # fmt: skip
+    return Run(path)
+
+
+def train_run(
+    run: Run,
+    resume: bool = False,
+    progress: Progress | None = None,
+    on_epoch: EpochCallback | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> FitResult:
+    """Train (or resume) a run created by :func:`start_run`, from its cached export only.
+
+    Args:
+        overrides: TrainConfig fields to change for this invocation (e.g. ``device``,
+            ``threads``) without touching the run's saved configuration.
+    """
+    cfg = run.config
+    tcfg = TrainConfig(**{**cfg["train_config"], **(overrides or {})})
+    data = run.data()
+    seed_everything(tcfg.seed)
+    model = build(cfg["model"], data, run.model_config())
+    trainer = Trainer(model, data, tcfg, run.path, progress=progress, on_epoch=on_epoch)
+    return trainer.fit(resume=resume)
+
+
+def recdata_from_export(export: GraphExport, seed: int = 0, rating_kinds: bool = False) -> RecData:
+    """Split (``make_split``) and build in one call, for scripts that keep no run directory."""
+    return build_recdata(export, make_split(export, seed), rating_kinds=rating_kinds)
+
+
+def load_cached_export(run: Run) -> GraphExport:
+    return load_export(run.path / EXPORT)
