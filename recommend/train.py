@@ -319,8 +319,10 @@ class Trainer:
                         }
                 else:
                     self.bad += 1
-            elif not has_valid:
+            elif not has_valid:  # nothing to select on: the latest weights are the best
                 self.best_epoch = self.epoch
+                if self.run_dir is not None:
+                    _save(self.model.state_dict(), self.run_dir / BEST)
             self.history.append(record)
             if self.run_dir is not None:
                 self._write_metrics()

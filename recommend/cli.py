@@ -1,0 +1,259 @@
+"""``kgrec train``, ``evaluate`` and ``runs``, added to the main app by :func:`register`.
+
+``train`` exports the graph from the store once, caches the export in a new run directory,
+closes the store and trains from the cache: after that no step touches the database, and the
+run can be evaluated, resumed and served from its directory alone. Progress and per-epoch lines
+go to stderr; with ``--json`` stdout carries exactly one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from recommend.train import FitResult
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console()
+
+REPORT = ("precision@10", "recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@20", "auc")
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    from kg_store import StoreError
+
+    try:
+        yield
+    except (StoreError, FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
+        raise _fail(str(e).strip("'\"")) from e
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def _parse_extra(items: list[str]) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--extra {item!r}: expected KEY=VALUE")
+        try:
+            extra[key] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key] = value  # a bare word is a string
+    return extra
+
+
+def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
+    t = Table(title=title)
+    for k in REPORT:
+        if k in metrics:
+            t.add_column(k, justify="right")
+    t.add_row(*[f"{metrics[k]:.4f}" for k in REPORT if k in metrics])
+    return t
+
+
+def _epoch_line(r: dict[str, Any]) -> str:
+    parts = [f"epoch {r['epoch']:>3}"]
+    parts += [f"{k} {v:.4f}" for k, v in r.items() if k.endswith("loss") or "_loss_" in k]
+    if "valid_recall@20" in r:
+        parts += [f"R@20 {r['valid_recall@20']:.4f}", f"N@20 {r['valid_ndcg@20']:.4f}"]
+    parts.append(f"{r['train_s']:.2f}s")
+    return "  ".join(parts)
+
+
+def train(
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model name (bprmf, lightgcn, kgat, ...).")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Graph to export (default: KGREC_GRAPH).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of the split, init and sampling.")] = 0,
+    epochs: Annotated[int, typer.Option(help="Most epochs.")] = 400,
+    batch_size: Annotated[int, typer.Option(help="BPR pairs per batch.")] = 2048,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    patience: Annotated[int, typer.Option(help="Validations without improvement.")] = 10,
+    eval_every: Annotated[int, typer.Option(help="Epochs between validations.")] = 1,
+    dim: Annotated[int, typer.Option(help="Embedding size.")] = 64,
+    layers: Annotated[int, typer.Option(help="Propagation layers.")] = 3,
+    l2: Annotated[float, typer.Option(help="L2 weight on batch embeddings.")] = 1e-4,
+    dropout: Annotated[float, typer.Option(help="Message dropout.")] = 0.1,
+    extra: Annotated[
+        list[str] | None, typer.Option(help="Model option KEY=VALUE (JSON value), repeatable.")
+    ] = None,
+    rating_kinds: Annotated[
+        bool, typer.Option(help="One interaction relation per rating value (RATED_1..5).")
+    ] = False,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue an interrupted run (path, name or 'latest').")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the final test metrics as one JSON object.")
+    ] = False,
+) -> None:
+    """Train a recommender on a graph of the store (or resume a run) and test it."""
+    from kgrec.settings import get_settings
+    from recommend.models import ModelConfig
+    from recommend.runs import find_run
+    from recommend.train import TrainConfig, start_run, train_run
+
+    s = get_settings()
+    with _errors():
+        if resume:
+            run = find_run(resume, s.runs_dir)
+            err.print(f"resuming {run.path}", highlight=False)
+        else:
+            if not model:
+                raise _fail("--model is required (or --resume RUN)")
+            from kg_store import open_store
+            from recommend.models import REGISTRY
+
+            if model not in REGISTRY:
+                raise _fail(f"unknown model {model!r}; available: {', '.join(sorted(REGISTRY))}")
+            graph = dataset or s.graph
+            with _progress() as bar:
+                task = bar.add_task(f"export {graph}", total=None)
+
+                def on_export(stage: str, done: int, total: int) -> None:
+                    bar.update(task, description=f"{stage}", completed=done, total=total)
+
+                store = open_store(s, graph=graph)
+                try:
+                    export = store.export(progress=on_export)
+                finally:
+                    store.close()  # the database is not needed again
+            if not export.edges:
+                raise _fail(f"graph {graph!r} is empty: ingest a dataset first")
+            mcfg = ModelConfig(dim=dim, layers=layers, l2=l2, dropout=dropout,
+                               extra=_parse_extra(extra or []))  # fmt: skip
+            tcfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+                               eval_every=eval_every, seed=seed, device=device,
+                               threads=threads)  # fmt: skip
+            run = start_run(export, model, graph, s.runs_dir, mcfg, tcfg,
+                            rating_kinds=rating_kinds)  # fmt: skip
+            del export
+            err.print(f"run {run.path}", highlight=False)
+        total = int(run.config["train_config"]["epochs"])
+        with _progress() as bar:
+            task = bar.add_task(f"train {run.config['model']}", total=total)
+            done = len(run.history())
+            bar.update(task, completed=done)
+
+            def on_epoch(r: dict[str, Any]) -> None:
+                bar.update(task, completed=r["epoch"])
+                bar.console.print(_epoch_line(r), highlight=False)
+
+            overrides: dict[str, Any] = {"device": device}
+            if threads:
+                overrides["threads"] = threads
+            res = train_run(run, resume=bool(resume), on_epoch=on_epoch, overrides=overrides)
+    _report(res, run.name, as_json)
+
+
+def _report(res: FitResult, name: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"run": name, **res.test, "best_epoch": res.best_epoch,
+                          "epochs": res.epochs}))  # fmt: skip
+        return
+    out.print(_metrics_table(f"{name}: test (best epoch {res.best_epoch})", res.test))
+
+
+def evaluate(
+    run: Annotated[str, typer.Argument(help="Run path, name, name prefix or 'latest'.")],
+    split: Annotated[str, typer.Option(help="test | valid.")] = "test",
+    which: Annotated[str, typer.Option(help="best | last checkpoint.")] = "best",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Rank all items for the run's test (or validation) users with its saved weights."""
+    import time
+
+    import torch
+
+    from kgrec.settings import get_settings
+    from recommend.metrics import Evaluator
+    from recommend.runs import find_run
+    from recommend.train import resolve_device
+
+    with _errors():
+        if split not in ("test", "valid") or which not in ("best", "last"):
+            raise _fail("--split is test|valid, --which best|last")
+        r = find_run(run, get_settings().runs_dir)
+        data = r.data()
+        dev = resolve_device(device)
+        model = r.load_model(which, data, dev)
+        target = data.test if split == "test" else data.valid
+        ev = Evaluator(data.n_users, data.n_items, data.train, target, auc=True)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            model.prepare_scoring()
+            metrics = ev(model.score_all, dev)
+        metrics["eval_s"] = time.perf_counter() - t0
+    if as_json:
+        print(json.dumps({"run": r.name, "split": split, **metrics}))
+    else:
+        out.print(_metrics_table(f"{r.name}: {split} ({which})", metrics))
+        out.print(f"{int(metrics['users'])} users in {metrics['eval_s']:.2f}s")
+
+
+def runs(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List training runs with their test metrics."""
+    from kgrec.settings import get_settings
+    from recommend.runs import list_runs
+
+    rows = [r.summary() for r in list_runs(get_settings().runs_dir)]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    t = Table(title=f"runs in {get_settings().runs_dir}")
+    for c in ("run", "model", "dataset", "seed", "status", "epochs", "best"):
+        t.add_column(c)
+    for k in ("recall@20", "ndcg@20"):
+        t.add_column(k, justify="right")
+    for row in rows:
+        test = row["test"] or {}
+        scores = [f"{test[k]:.4f}" if k in test else "-" for k in ("recall@20", "ndcg@20")]
+        cells = [row["run"], row["model"], row["dataset"], row["seed"], row["status"],
+                 row["epochs"], row["best_epoch"] or "-"]  # fmt: skip
+        t.add_row(*[str(c) for c in cells], *scores)
+    out.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train``, ``evaluate`` and ``runs`` to the ``kgrec`` app."""
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("runs")(runs)
