@@ -15,11 +15,13 @@ Two backends, chosen once per process:
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import re
 import zlib
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,11 +66,43 @@ def embed_texts(texts: list[str], dim: int | None = None) -> np.ndarray:
         return np.zeros((0, width), dtype=np.float32)
     if text_backend() == "hashing":
         return _hashing(texts, width)
-    vecs = np.asarray(_minilm().encode(list(texts), batch_size=256), dtype=np.float32)
+    vecs = _minilm_cached(list(texts))
     if vecs.shape[1] != width:
         proj = np.random.default_rng(0).standard_normal((vecs.shape[1], width))
         vecs = _normalise((vecs @ proj).astype(np.float32))
     return vecs
+
+
+def _cache_file() -> Path:
+    from kgrec.settings import Settings
+
+    return Settings().home / "cache" / "text-minilm.npz"
+
+
+def _minilm_cached(texts: list[str]) -> np.ndarray:
+    """MiniLM vectors, kept on disk under KGREC_HOME keyed by the text's SHA-1.
+
+    Loading the model and encoding a catalogue costs tens of seconds on a small CPU; a re-run
+    of the same ingest (or another dataset sharing titles) only encodes texts it has not seen.
+    """
+    path = _cache_file()
+    cache: dict[str, np.ndarray] = {}
+    if path.is_file():
+        try:
+            with np.load(path) as f:
+                cache = dict(zip(f["keys"].tolist(), f["vectors"], strict=True))
+        except (OSError, ValueError, KeyError):
+            cache = {}  # a damaged cache is only a cache
+    keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+    todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items())
+    if todo:
+        new = _minilm().encode([t for _, t in todo], batch_size=256)
+        cache.update(zip([k for k, _ in todo], np.asarray(new, dtype=np.float32), strict=True))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=np.asarray(list(cache)), vectors=np.stack(list(cache.values())))
+        os.replace(tmp, path)
+    return np.stack([cache[k] for k in keys]).astype(np.float32)
 
 
 @lru_cache(maxsize=1)
