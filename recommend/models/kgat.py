@@ -40,11 +40,15 @@ class KGAT(Recommender):
         kg = data.item_kg
         self.user_offset = kg.n_entities
         n_ent = kg.n_entities + self.n_users
-        inter = (data.train[:, 1], np.zeros(len(data.train), np.int64),
-                 data.train[:, 0] + self.user_offset)
+        inter = (
+            data.train[:, 1],
+            np.zeros(len(data.train), np.int64),
+            data.train[:, 0] + self.user_offset,
+        )
         # item -> user, so the item KG's anchors (items) are heads in both parts
-        graph = collab_graph([inter, (kg.heads, kg.relations + 1, kg.tails)], n_ent,
-                             kg.n_relations + 1)
+        graph = collab_graph(
+            [inter, (kg.heads, kg.relations + 1, kg.tails)], n_ent, kg.n_relations + 1
+        )
         self.emb = nn.Embedding(n_ent, config.dim)
         nn.init.xavier_uniform_(self.emb.weight)
         self.encoder = CKGEncoder(graph, config.dim, config.layers, config.dropout)
@@ -65,7 +69,8 @@ class KGAT(Recommender):
         s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
         ego = self.emb.weight
         reg = (ego[uid].pow(2).sum() + ego[pos].pow(2).sum() + ego[neg].pow(2).sum()) / (
-            2 * users.numel())
+            2 * users.numel()
+        )
         return bpr_loss(s_pos, s_neg) + self.config.l2 * reg
 
     def kg_graphs(self) -> dict[str, Tensor]:

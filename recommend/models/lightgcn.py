@@ -35,8 +35,9 @@ class LightGCN(Recommender):
         self.emb = nn.Embedding(self.n_users + self.n_items, config.dim)
         nn.init.normal_(self.emb.weight, std=0.1)
         tr = torch.as_tensor(data.train)
-        self.register_buffer("adj", sym_norm_adj(tr[:, 0], tr[:, 1] + self.n_users,
-                                                 self.n_users + self.n_items))
+        self.register_buffer(
+            "adj", sym_norm_adj(tr[:, 0], tr[:, 1] + self.n_users, self.n_users + self.n_items)
+        )
         self._cache: Tensor | None = None
 
     def propagate(self) -> Tensor:
@@ -57,8 +58,11 @@ class LightGCN(Recommender):
         s_pos = (u * p).sum(-1)
         s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
         ego = self.emb.weight
-        reg = (ego[users].pow(2).sum() + ego[pos + self.n_users].pow(2).sum()
-               + ego[neg + self.n_users].pow(2).sum()) / (2 * users.numel())
+        reg = (
+            ego[users].pow(2).sum()
+            + ego[pos + self.n_users].pow(2).sum()
+            + ego[neg + self.n_users].pow(2).sum()
+        ) / (2 * users.numel())
         return bpr_loss(s_pos, s_neg) + self.config.l2 * reg
 
     @torch.no_grad()
@@ -67,4 +71,4 @@ class LightGCN(Recommender):
 
     def score_all(self, users: Tensor) -> Tensor:
         out = self._cache if self._cache is not None else self.propagate()
-        return out[users] @ out[self.n_users:].T
+        return out[users] @ out[self.n_users :].T
