@@ -1,0 +1,145 @@
+"""The synthetic micro-video generator: determinism, shape of the graph, and that the latent
+tastes show through the attributes and features (the property models are benchmarked on)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kg_ingest import model
+from kg_ingest.synthetic import SyntheticTruth, generate, generate_with_truth
+from kg_store.graph_data import GraphData
+
+KINDS = ("CLICKED", "FINISHED", "LIKED", "SHARED")
+
+
+def _rels(g: GraphData, rel: str) -> pd.DataFrame:
+    (frame,) = [r.frame for r in g.rels if r.type == rel]
+    return frame
+
+
+def _nodes(g: GraphData, label: str) -> pd.DataFrame:
+    (frame,) = [n.frame for n in g.nodes if n.label == label]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def medium() -> tuple[GraphData, SyntheticTruth]:
+    return generate_with_truth(600, 300, seed=0, interactions_per_user=20)
+
+
+def test_same_seed_same_frames_other_seed_differs() -> None:
+    a, b, c = generate(50, 30, seed=7), generate(50, 30, seed=7), generate(50, 30, seed=8)
+    assert [n.label for n in a.nodes] == [n.label for n in b.nodes]
+    assert [r.type for r in a.rels] == [r.type for r in b.rels]
+    for x, y in zip(a.nodes + a.rels, b.nodes + b.rels, strict=True):  # type: ignore[operator]
+        pd.testing.assert_frame_equal(x.frame, y.frame)
+    assert not _rels(a, "CLICKED").equals(_rels(c, "CLICKED"))
+
+
+def test_sizes_labels_and_kinds(medium: tuple[GraphData, SyntheticTruth]) -> None:
+    g, truth = medium
+    assert len(_nodes(g, model.USER)) == 600 and len(_nodes(g, model.VIDEO)) == 300
+    labels = {n.label for n in g.nodes}
+    assert labels == {model.USER, model.VIDEO, model.GENRE, model.TAG, model.PERSON,
+                      model.DECADE, model.AGE_GROUP, model.GENDER, model.OCCUPATION,
+                      *model.MODALITIES}  # fmt: skip
+    clicks = _rels(g, "CLICKED")
+    assert 0.85 * 600 * 20 < len(clicks) < 1.15 * 600 * 20
+    assert len(clicks) == len(truth.clicks)
+    assert not clicks.duplicated(["src", "dst"]).any()
+    assert clicks.groupby("src").size().min() >= 1
+    # the funnel: every kind present, each a subset of the clicks, shares a subset of likes
+    pairs = {kind: set(zip(_rels(g, kind)["src"], _rels(g, kind)["dst"], strict=True))
+             for kind in KINDS}  # fmt: skip
+    assert all(pairs[k] for k in KINDS)
+    assert len(pairs["CLICKED"]) > len(pairs["FINISHED"]) > len(pairs["SHARED"])
+    assert pairs["FINISHED"] <= pairs["CLICKED"] and pairs["LIKED"] <= pairs["CLICKED"]
+    assert pairs["SHARED"] <= pairs["LIKED"]
+    for kind in KINDS:
+        ts = _rels(g, kind)["ts"]
+        assert ts.dtype == np.int64 and ts.min() >= 1_672_531_200
+    fin = _rels(g, "FINISHED").merge(clicks, on=["src", "dst"], suffixes=("", "_click"))
+    assert (fin["ts"] > fin["ts_click"]).all()
+
+
+def test_attributes_and_modalities(medium: tuple[GraphData, SyntheticTruth]) -> None:
+    g, _ = medium
+    videos = _nodes(g, model.VIDEO)
+    assert videos["title"].str.match(r"^The [A-Z][a-z]+ [A-Z][a-z]+( Part \d)?$").all()
+    genres = _rels(g, model.HAS_GENRE).groupby("src").size()
+    assert len(genres) == 300 and genres.between(1, 2).all()
+    assert _rels(g, model.CREATED_BY)["src"].is_unique
+    tags = _rels(g, model.HAS_TAG)
+    assert tags.groupby("src").size().between(1, 5).all() and (tags["count"] >= 1).all()
+    decade = _rels(g, model.RELEASED_IN).set_index("src")["dst"]
+    year = videos.set_index("id")["year"]
+    assert (decade[year.index] == [model.decade(int(y)) for y in year]).all()
+    for label, dim in zip(model.MODALITIES, (32, 16, 24), strict=True):
+        frame = _nodes(g, label)
+        assert list(frame["id"]) == list(videos["id"])
+        assert {len(v) for v in frame["vector"]} == {dim}
+        assert np.isfinite(np.asarray(frame["vector"].tolist())).all()
+    for rel in (model.IN_AGE_GROUP, model.HAS_GENDER, model.HAS_OCCUPATION):
+        assert _rels(g, rel)["src"].is_unique and len(_rels(g, rel)) == 600
+    small = generate(3, 2, seed=0, dims=(4, 5, 6))
+    assert [len(_nodes(small, m)["vector"][0]) for m in model.MODALITIES] == [4, 5, 6]
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / max(1, len(a | b))
+
+
+def test_users_of_one_occupation_share_more_items(
+    medium: tuple[GraphData, SyntheticTruth],
+) -> None:
+    g, _ = medium
+    items = _rels(g, "CLICKED").groupby("src")["dst"].agg(set)
+    occ = _rels(g, model.HAS_OCCUPATION).set_index("src")["dst"]
+    rng = np.random.default_rng(0)
+    users = items.index.to_numpy()
+    a, b = rng.choice(users, 4000), rng.choice(users, 4000)
+    keep = a != b
+    same = (occ[a].to_numpy() == occ[b].to_numpy()) & keep
+    other = ~(occ[a].to_numpy() == occ[b].to_numpy()) & keep
+    sim = np.array([_jaccard(items[x], items[y]) for x, y in zip(a, b, strict=True)])
+    assert same.sum() > 50
+    assert sim[same].mean() > 1.2 * sim[other].mean()
+
+
+def test_modality_features_predict_co_interaction(
+    medium: tuple[GraphData, SyntheticTruth],
+) -> None:
+    g, truth = medium
+    clicks = _rels(g, "CLICKED")
+    pos = pd.Index(truth.video_ids)
+    m = np.zeros((len(truth.user_ids), len(pos)))
+    m[pd.Index(truth.user_ids).get_indexer(clicks["src"]), pos.get_indexer(clicks["dst"])] = 1
+    co = m.T @ m
+    np.fill_diagonal(co, 0)
+    # co-interaction beyond what popularity explains
+    deg = m.sum(0)
+    lift = co / np.maximum(np.outer(deg, deg), 1) * m.sum()
+    iu = np.triu_indices(len(pos), 1)
+    for label in model.MODALITIES:
+        x = np.asarray(_nodes(g, label)["vector"].tolist())
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        cos = (x @ x.T)[iu]
+        top = lift[iu] >= np.quantile(lift[iu], 0.9)
+        bottom = lift[iu] <= np.quantile(lift[iu], 0.1)
+        assert cos[top].mean() > cos[bottom].mean() + 0.1, label
+
+
+def test_popularity_is_long_tailed(medium: tuple[GraphData, SyntheticTruth]) -> None:
+    _, truth = medium
+    counts = np.sort(np.bincount(truth.clicks[:, 1], minlength=300))[::-1]
+    assert counts[:30].sum() > 0.3 * counts.sum()  # the top 10% take a large share
+    assert np.median(counts) < counts.mean() and counts[-30:].max() < counts.mean()
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="at least"):
+        generate(0, 10)
+    with pytest.raises(ValueError, match="interactions_per_user"):
+        generate(5, 10, interactions_per_user=0)
