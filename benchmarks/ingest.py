@@ -98,7 +98,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--users", type=int, default=20_000)
     ap.add_argument("--videos", type=int, default=10_000)
-    ap.add_argument("--per-user", type=float, default=50.0)
+    ap.add_argument("--per-user", type=float, default=25.0)
     ap.add_argument("--json", type=Path, help="Also write the results here.")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()

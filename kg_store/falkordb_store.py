@@ -21,7 +21,8 @@ import pandas as pd
 import redis
 from falkordb import FalkorDB
 
-from kg_store.base import GraphStore, LoadReport, Progress, QueryResult, batches, prop_rows
+from kg_store import literals
+from kg_store.base import GraphStore, LoadReport, Progress, QueryResult, batches
 from kg_store.errors import QueryError, StoreError, StoreUnavailable
 from kg_store.graph_data import GraphData
 
@@ -153,12 +154,12 @@ class FalkorDBStore(GraphStore):
         for ns in data.nodes:
             text = node_stmt.render(label=ns.label)
             keys = ns.frame["id"].tolist()
-            props = prop_rows(ns.frame, [c for c in ns.frame.columns if c != "id"])
+            key_lits = [literals.quote(str(k)) for k in keys]
+            props = literals.maps(ns.frame, [c for c in ns.frame.columns if c != "id"])
             got_k: list[str] = []
             got_v: list[int] = []
             for sl in batches(len(keys), self.write_batch):
-                rows = [[k, p] for k, p in zip(keys[sl], props[sl], strict=True)]
-                res = self._on(g, text, {"rows": rows})
+                res = self._with_rows(g, text, literals.rows(key_lits[sl], props[sl]))
                 got_k.extend(r[0] for r in res.rows)
                 got_v.extend(int(r[1]) for r in res.rows)
                 done += sl.stop - sl.start
@@ -171,20 +172,26 @@ class FalkorDBStore(GraphStore):
         for rs in data.rels:
             src = self._ids(g, nid, rs.src_label, rs.frame["src"], rs.type)
             dst = self._ids(g, nid, rs.dst_label, rs.frame["dst"], rs.type)
-            props = prop_rows(rs.frame, [c for c in rs.frame.columns if c not in ("src", "dst")])
+            src_lits, dst_lits = src.astype(str).tolist(), dst.astype(str).tolist()
+            props = literals.maps(
+                rs.frame, [c for c in rs.frame.columns if c not in ("src", "dst")]
+            )
             text = rel_stmt.render(type=rs.type, src=rs.src_label, dst=rs.dst_label)
             for sl in batches(len(src), self.write_batch):
-                rows = [[a, b, p] for a, b, p in zip(src[sl], dst[sl], props[sl], strict=True)]
-                self._on(g, text, {"rows": rows})
+                self._with_rows(g, text, literals.rows(src_lits[sl], dst_lits[sl], props[sl]))
                 done += sl.stop - sl.start
                 if progress:
                     progress("relationships", done, total)
             report.per_type[rs.type] = report.per_type.get(rs.type, 0) + len(src)
             report.relationships += len(src)
 
+    def _with_rows(self, g: Any, text: str, rows_literal: str) -> QueryResult:
+        """Run ``text`` with ``$rows`` given as an already encoded literal."""
+        return self._on(g, f"CYPHER rows={rows_literal} {text}", None)
+
     def _ids(
         self, g: Any, nid: dict[str, pd.Series], label: str, keys: pd.Series, rel: str
-    ) -> list[int]:
+    ) -> np.ndarray:
         """Internal ids of relationship endpoints; looks up nodes not in this load."""
         known = nid.get(label, pd.Series(dtype=np.int64))
         missing = pd.Index(keys.unique()).difference(known.index)
@@ -202,7 +209,7 @@ class FalkorDBStore(GraphStore):
                 )
             known = pd.concat([known, pd.Series(found, dtype=np.int64)])
             nid[label] = known
-        return known.reindex(keys.to_numpy()).to_numpy(np.int64).tolist()
+        return known.reindex(keys.to_numpy()).to_numpy(np.int64)
 
 
 def _columns(res: Any) -> list[str]:
