@@ -391,7 +391,9 @@ def demo(
             full = dict(params)
             full.update({p.name: given[p.name] for p in st.params if p.name in given})
             res = store.query(name, full, max_rows=10)
-            print_result(res, False, title=f"{name} {json.dumps(full)}: {st.description}")
+            summary = st.description.split(". ")[0].rstrip(".")
+            console.print(f"\n[bold]{name}[/] {json.dumps(full)}: {summary}.", highlight=False)
+            print_result(res, False)
         store.close()
 
 
