@@ -139,7 +139,7 @@ def child_eval_speed(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from recommend.data import build_recdata, make_split
-    from recommend.metrics import Evaluator
+    from recommend.metrics import split_evaluator
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -152,7 +152,7 @@ def child_eval_speed(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"users": data.n_users, "items": data.n_items,
                            "test_users": int(len(set(data.test[:, 0].tolist())))}  # fmt: skip
     for auc in (False, True):
-        ev = Evaluator(data.n_users, data.n_items, data.train, data.test, auc=auc)
+        ev = split_evaluator(data, "test", auc=auc)
         times = []
         for _ in range(5):
             t0 = time.perf_counter()

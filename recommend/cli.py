@@ -204,7 +204,7 @@ def evaluate(
     import torch
 
     from kgrec.settings import get_settings
-    from recommend.metrics import Evaluator
+    from recommend.metrics import split_evaluator
     from recommend.runs import find_run
     from recommend.train import resolve_device
 
@@ -215,8 +215,7 @@ def evaluate(
         data = r.data()
         dev = resolve_device(device)
         model = r.load_model(which, data, dev)
-        target = data.test if split == "test" else data.valid
-        ev = Evaluator(data.n_users, data.n_items, data.train, target, auc=True)
+        ev = split_evaluator(data, split, auc=True)
         t0 = time.perf_counter()
         with torch.no_grad():
             model.prepare_scoring()

@@ -14,6 +14,7 @@ hits sorted within the top K, which is not comparable.)
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -146,8 +147,9 @@ class Evaluator:
         batch_users: users per ``score_all`` call (default: as many as keep ``B * n_items``
             under 16M scores, at most 4096).
         auc: also compute AUC (default: False; it costs ``|target| * n_items`` comparisons).
-        extra_exclude: more pairs to exclude (default: none; e.g. validation pairs when
-            testing, for protocols that want it; the project's protocol excludes train only).
+        extra_exclude: more pairs to exclude (default: none). The test protocol
+            (:func:`split_evaluator`) excludes the validation pairs too: they are interactions
+            the user is known to have, not candidates, as in RecBole's full ranking.
     """
 
     def __init__(
@@ -239,3 +241,19 @@ def evaluate(
     """One-shot :class:`Evaluator` (see there for the arguments)."""
     ev = Evaluator(n_users, n_items, train, target, ks, batch_users=batch_users, auc=auc)
     return ev(score_fn, device)
+
+
+def split_evaluator(data: Any, split: str, **kwargs: Any) -> Evaluator:
+    """The project's protocol for a :class:`recommend.data.RecData`.
+
+    ``valid``: rank all items minus the user's training items. ``test``: rank all items minus
+    the user's training and validation items (the interactions known before the test), as
+    RecBole's full-ranking evaluation does; the published figures we compare with use it.
+    """
+    if split == "valid":
+        return Evaluator(data.n_users, data.n_items, data.train, data.valid, **kwargs)
+    if split == "test":
+        return Evaluator(
+            data.n_users, data.n_items, data.train, data.test, extra_exclude=[data.valid], **kwargs
+        )
+    raise ValueError(f"split must be 'valid' or 'test', got {split!r}")

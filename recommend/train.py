@@ -29,7 +29,7 @@ import torch
 
 from kg_store.export import GraphExport
 from recommend.data import RecData, build_recdata, load_export, make_split, save_export
-from recommend.metrics import Evaluator
+from recommend.metrics import Evaluator, split_evaluator
 from recommend.models.base import ModelConfig, Recommender, build
 from recommend.runs import (
     BEST,
@@ -189,10 +189,8 @@ class Trainer:
         self.optimizer = (
             torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay) if params else None
         )
-        self.valid_eval = Evaluator(data.n_users, data.n_items, data.train, data.valid,
-                                    batch_users=cfg.eval_batch_users)  # fmt: skip
-        self.test_eval = Evaluator(data.n_users, data.n_items, data.train, data.test,
-                                   batch_users=cfg.eval_batch_users, auc=True)  # fmt: skip
+        self.valid_eval = split_evaluator(data, "valid", batch_users=cfg.eval_batch_users)
+        self.test_eval = split_evaluator(data, "test", batch_users=cfg.eval_batch_users, auc=True)
         self.epoch = 0  # epochs finished
         self.best_score = -float("inf")
         self.best_epoch = 0

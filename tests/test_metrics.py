@@ -135,3 +135,26 @@ def test_popularity_view_scores_are_not_written_through() -> None:
     m = evaluate(lambda u: base.expand(len(u), 6), 2, 6, TRAIN, TEST, ks=(2,))
     assert base.tolist() == [0, 1, 2, 3, 4, 5]
     assert 0 <= m["recall@2"] <= 1
+
+
+def test_test_protocol_excludes_train_and_valid_items() -> None:
+    """Valid ranks all but train items; test ranks all but train and valid items."""
+    from types import SimpleNamespace
+
+    from recommend.metrics import split_evaluator
+
+    # one user, 4 items: train {0}, valid {1}, test {2}; scores rank 1 > 2 > 3 > 0
+    data = SimpleNamespace(
+        n_users=1,
+        n_items=4,
+        train=np.array([[0, 0]]),
+        valid=np.array([[0, 1]]),
+        test=np.array([[0, 2]]),
+    )
+    scores = torch.tensor([[0.0, 3.0, 2.0, 1.0]])
+    test = split_evaluator(data, "test", ks=(1,))(lambda u: scores[u])
+    assert test["recall@1"] == 1.0  # item 1 (valid) is not a candidate, so 2 is first
+    valid = split_evaluator(data, "valid", ks=(1,))(lambda u: scores[u])
+    assert valid["recall@1"] == 1.0
+    with pytest.raises(ValueError, match="split"):
+        split_evaluator(data, "train")
