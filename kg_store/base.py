@@ -41,6 +41,8 @@ class LoadReport:
     nodes: int = 0
     relationships: int = 0
     seconds: float = 0.0
+    node_seconds: float = 0.0  # time spent writing nodes (the rest: schema, relationships, swap)
+    rel_seconds: float = 0.0  # time spent writing relationships
     mode: str = ""
     per_label: dict[str, int] = field(default_factory=dict)
     per_type: dict[str, int] = field(default_factory=dict)

@@ -150,6 +150,7 @@ class FalkorDBStore(GraphStore):
         total = data.node_count() + data.rel_count()
         done = 0
         nid: dict[str, pd.Series] = {}
+        t_nodes = time.perf_counter()
         node_stmt = self.statement("store/create_nodes" if fresh else "store/merge_nodes")
         for ns in data.nodes:
             text = node_stmt.render(label=ns.label)
@@ -168,6 +169,8 @@ class FalkorDBStore(GraphStore):
             nid[ns.label] = pd.Series(got_v, index=got_k, dtype=np.int64)
             report.per_label[ns.label] = len(keys)
             report.nodes += len(keys)
+        report.node_seconds = time.perf_counter() - t_nodes
+        t_rels = time.perf_counter()
         rel_stmt = self.statement("store/create_rels" if fresh else "store/merge_rels")
         for rs in data.rels:
             src = self._ids(g, nid, rs.src_label, rs.frame["src"], rs.type)
@@ -184,6 +187,7 @@ class FalkorDBStore(GraphStore):
                     progress("relationships", done, total)
             report.per_type[rs.type] = report.per_type.get(rs.type, 0) + len(src)
             report.relationships += len(src)
+        report.rel_seconds = time.perf_counter() - t_rels
 
     def _with_rows(self, g: Any, text: str, rows_literal: str) -> QueryResult:
         """Run ``text`` with ``$rows`` given as an already encoded literal."""
