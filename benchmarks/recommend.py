@@ -117,7 +117,8 @@ def child_train(args: argparse.Namespace) -> dict[str, Any]:
     runs_dir = Path(tempfile.mkdtemp(prefix="kgrec-bench-runs-"))
     mcfg = ModelConfig(dim=args.dim, extra=json.loads(args.extra))
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                       patience=args.patience, seed=args.seed, device=args.device,
+                       patience=args.patience, eval_every=args.eval_every,
+                       seed=args.seed, device=args.device,
                        threads=args.threads)  # fmt: skip
     run = start_run(ex, args.model, Path(args.data).name, runs_dir, mcfg, tcfg)
     del ex
@@ -166,6 +167,7 @@ def child_eval_speed(args: argparse.Namespace) -> dict[str, Any]:
 def _child(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", "--data", args.data, "--dim", str(args.dim),
            "--epochs", str(args.epochs), "--patience", str(args.patience),
+           "--eval-every", str(args.eval_every),
            "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--device", args.device,
            "--extra", args.extra, "--threads", str(args.threads or 0)]  # fmt: skip
     cmd += ["--text"] if args.text else []
@@ -223,6 +225,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default: 3)")
     ap.add_argument("--epochs", type=int, default=400)
     ap.add_argument("--patience", type=int, default=10)
+    ap.add_argument("--eval-every", type=int, default=1, help="epochs between validations")
     ap.add_argument("--batch-size", type=int, default=2048)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--dim", type=int, default=64)
