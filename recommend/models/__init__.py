@@ -3,7 +3,8 @@
 Importing this package registers every model module below in :data:`REGISTRY`.
 """
 
-from recommend.models import bprmf, kgat, lightgcn, mmkgat, pop  # noqa: F401 - register the models
+# importing the model modules registers them
+from recommend.models import bprmf, gcfa, kgat, lightgcn, ludp, mmkgat, pop  # noqa: F401
 from recommend.models.base import REGISTRY, ModelConfig, Recommender, build, register
 
 __all__ = ["REGISTRY", "ModelConfig", "Recommender", "build", "register"]
