@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -108,24 +109,33 @@ def _peak_rss_mib() -> float:
 def child_train(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    from recommend.models import ModelConfig
-    from recommend.train import TrainConfig, start_run, train_run
+    from recommend.train import configs_for, start_run, train_run
 
     if args.threads:
         torch.set_num_threads(args.threads)
     ex = export(args.data, args.text, args.via_store)
     runs_dir = Path(tempfile.mkdtemp(prefix="kgrec-bench-runs-"))
-    mcfg = ModelConfig(dim=args.dim, extra=json.loads(args.extra))
-    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                       patience=args.patience, eval_every=args.eval_every,
-                       seed=args.seed, device=args.device,
-                       threads=args.threads)  # fmt: skip
-    run = start_run(ex, args.model, Path(args.data).name, runs_dir, mcfg, tcfg)
+    rs = configs_for(args.model, **_given(args), seed=args.seed, device=args.device,
+                     threads=args.threads)  # fmt: skip
+    run = start_run(
+        ex,
+        args.model,
+        Path(args.data).name,
+        runs_dir,
+        rs.model,
+        rs.train,
+        rating_kinds=rs.rating_kinds,
+    )
     del ex
     res = train_run(run)
     return {
         "model": args.model,
         "seed": args.seed,
+        "settings": {
+            "model": asdict(rs.model),
+            "train": asdict(rs.train),
+            "rating_kinds": rs.rating_kinds,
+        },
         "test": res.test,
         "best_epoch": res.best_epoch,
         "epochs": res.epochs,
@@ -134,6 +144,17 @@ def child_train(args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_mib": _peak_rss_mib(),
         "run": str(run.path),
     }
+
+
+# settings a run may take from the command line; unset ones come from the model's defaults
+SETTINGS = ("epochs", "patience", "eval_every", "batch_size", "lr", "n_neg", "dim", "layers",
+            "l2", "dropout", "rating_kinds")  # fmt: skip
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    given = {k: getattr(args, k) for k in SETTINGS}
+    given["extra"] = json.loads(args.extra)
+    return given
 
 
 def child_eval_speed(args: argparse.Namespace) -> dict[str, Any]:
@@ -165,11 +186,14 @@ def child_eval_speed(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _child(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", "--data", args.data, "--dim", str(args.dim),
-           "--epochs", str(args.epochs), "--patience", str(args.patience),
-           "--eval-every", str(args.eval_every),
-           "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--device", args.device,
+    cmd = [sys.executable, __file__, "--child", "--data", args.data, "--device", args.device,
            "--extra", args.extra, "--threads", str(args.threads or 0)]  # fmt: skip
+    for key in SETTINGS:
+        value = getattr(args, key)
+        if isinstance(value, bool):
+            cmd.append(f"--{key.replace('_', '-')}" if value else f"--no-{key.replace('_', '-')}")
+        elif value is not None:
+            cmd += [f"--{key.replace('_', '-')}", str(value)]
     cmd += ["--text"] if args.text else []
     cmd += ["--via-store"] if args.via_store else []
     cmd += ["--eval-speed"] if extra.get("eval_speed") else []
@@ -223,12 +247,18 @@ def main() -> None:
     ap.add_argument("--data", required=True, help="MovieLens / KGAT folder, or 'synthetic'")
     ap.add_argument("--models", nargs="+", default=["bprmf", "lightgcn", "kgat"])
     ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default: 3)")
-    ap.add_argument("--epochs", type=int, default=400)
-    ap.add_argument("--patience", type=int, default=10)
-    ap.add_argument("--eval-every", type=int, default=1, help="epochs between validations")
-    ap.add_argument("--batch-size", type=int, default=2048)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    # unset: the model's defaults (Recommender.defaults), then TrainConfig's / ModelConfig's
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--patience", type=int)
+    ap.add_argument("--eval-every", type=int, help="epochs between validations")
+    ap.add_argument("--batch-size", type=int)
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--n-neg", type=int, help="negatives per positive")
     ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--layers", type=int)
+    ap.add_argument("--l2", type=float)
+    ap.add_argument("--dropout", type=float)
+    ap.add_argument("--rating-kinds", action=argparse.BooleanOptionalAction)
     ap.add_argument("--extra", default="{}", help="ModelConfig.extra as JSON")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's choice)")

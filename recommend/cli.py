@@ -101,21 +101,38 @@ def train(
     ] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the split, init and sampling.")] = 0,
-    epochs: Annotated[int, typer.Option(help="Most epochs.")] = 400,
-    batch_size: Annotated[int, typer.Option(help="BPR pairs per batch.")] = 2048,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    patience: Annotated[int, typer.Option(help="Validations without improvement.")] = 10,
-    eval_every: Annotated[int, typer.Option(help="Epochs between validations.")] = 1,
-    dim: Annotated[int, typer.Option(help="Embedding size.")] = 64,
-    layers: Annotated[int, typer.Option(help="Propagation layers.")] = 3,
-    l2: Annotated[float, typer.Option(help="L2 weight on batch embeddings.")] = 1e-4,
-    dropout: Annotated[float, typer.Option(help="Message dropout.")] = 0.1,
+    epochs: Annotated[int | None, typer.Option(help="Most epochs [default: 400].")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="BPR pairs per batch [default: 2048].")
+    ] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate [default: model's].")] = None,
+    n_neg: Annotated[
+        int | None, typer.Option(help="Negatives per positive [default: model's].")
+    ] = None,
+    patience: Annotated[
+        int | None, typer.Option(help="Validations without improvement [default: model's].")
+    ] = None,
+    eval_every: Annotated[
+        int | None, typer.Option(help="Epochs between validations [default: 1].")
+    ] = None,
+    dim: Annotated[int | None, typer.Option(help="Embedding size [default: 64].")] = None,
+    layers: Annotated[int | None, typer.Option(help="Propagation layers [default: 3].")] = None,
+    l2: Annotated[
+        float | None, typer.Option(help="L2 weight on batch embeddings [default: model's].")
+    ] = None,
+    dropout: Annotated[
+        float | None, typer.Option(help="Message dropout [default: model's].")
+    ] = None,
     extra: Annotated[
         list[str] | None, typer.Option(help="Model option KEY=VALUE (JSON value), repeatable.")
     ] = None,
     rating_kinds: Annotated[
-        bool, typer.Option(help="One interaction relation per rating value (RATED_1..5).")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--rating-kinds/--no-rating-kinds",
+            help="One interaction relation per rating value (RATED_1..5) [default: model's].",
+        ),
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
     resume: Annotated[
         str | None, typer.Option(help="Continue an interrupted run (path, name or 'latest').")
@@ -126,9 +143,8 @@ def train(
 ) -> None:
     """Train a recommender on a graph of the store (or resume a run) and test it."""
     from kgrec.settings import get_settings
-    from recommend.models import ModelConfig
     from recommend.runs import find_run
-    from recommend.train import TrainConfig, start_run, train_run
+    from recommend.train import configs_for, start_run, train_run
 
     s = get_settings()
     with _errors():
@@ -157,13 +173,13 @@ def train(
                     store.close()  # the database is not needed again
             if not export.edges:
                 raise _fail(f"graph {graph!r} is empty: ingest a dataset first")
-            mcfg = ModelConfig(dim=dim, layers=layers, l2=l2, dropout=dropout,
-                               extra=_parse_extra(extra or []))  # fmt: skip
-            tcfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-                               eval_every=eval_every, seed=seed, device=device,
-                               threads=threads)  # fmt: skip
-            run = start_run(export, model, graph, s.runs_dir, mcfg, tcfg,
-                            rating_kinds=rating_kinds)  # fmt: skip
+            rs = configs_for(model, dim=dim, layers=layers, l2=l2, dropout=dropout,
+                             extra=_parse_extra(extra or []), epochs=epochs,
+                             batch_size=batch_size, lr=lr, n_neg=n_neg, patience=patience,
+                             eval_every=eval_every, seed=seed, device=device, threads=threads,
+                             rating_kinds=rating_kinds)  # fmt: skip
+            run = start_run(export, model, graph, s.runs_dir, rs.model, rs.train,
+                            rating_kinds=rs.rating_kinds)  # fmt: skip
             del export
             err.print(f"run {run.path}", highlight=False)
         total = int(run.config["train_config"]["epochs"])

@@ -20,7 +20,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import torch
 from kg_store.export import GraphExport
 from recommend.data import RecData, build_recdata, load_export, make_split, save_export
 from recommend.metrics import Evaluator, split_evaluator
-from recommend.models.base import ModelConfig, Recommender, build
+from recommend.models.base import REGISTRY, ModelConfig, Recommender, build
 from recommend.runs import (
     BEST,
     CONFIG,
@@ -85,6 +85,43 @@ class TrainConfig:
     threads: int | None = None
     eval_batch_users: int | None = None
     kg: bool = True
+
+
+@dataclass
+class RunSettings:
+    """A model's configuration, its training configuration and the data option, resolved."""
+
+    model: ModelConfig
+    train: TrainConfig
+    rating_kinds: bool = False
+
+
+def configs_for(model: str, **given: Any) -> RunSettings:
+    """Resolve the settings of a run: dataclass defaults, then the model's
+    :attr:`Recommender.defaults`, then every value in ``given`` that is not None.
+
+    Args:
+        model: a registered model name.
+        given: ModelConfig / TrainConfig fields and ``rating_kinds``; None means "not given".
+
+    Raises:
+        KeyError: an unknown model; TypeError: a key that is no setting.
+    """
+    if model not in REGISTRY:
+        raise KeyError(f"unknown model {model!r}; available: {', '.join(sorted(REGISTRY))}")
+    base = REGISTRY[model].defaults
+    merged = {**base, **{k: v for k, v in given.items() if v is not None}}
+    merged["extra"] = {**base.get("extra", {}), **(given.get("extra") or {})}
+    m_fields = {f.name for f in fields(ModelConfig)}
+    t_fields = {f.name for f in fields(TrainConfig)}
+    unknown = set(merged) - m_fields - t_fields - {"rating_kinds"}
+    if unknown:
+        raise TypeError(f"not a model or training setting: {', '.join(sorted(unknown))}")
+    return RunSettings(
+        ModelConfig(**{k: v for k, v in merged.items() if k in m_fields}),
+        TrainConfig(**{k: v for k, v in merged.items() if k in t_fields}),
+        bool(merged.get("rating_kinds", False)),
+    )
 
 
 def seed_everything(seed: int) -> None:

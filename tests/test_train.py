@@ -168,3 +168,22 @@ def test_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
     assert (full.path / "metrics.csv").read_text().startswith("epoch,")
     assert [r.name for r in list_runs(tmp_path / "a")] == [full.name]
     assert find_run("latest", tmp_path / "b").path == part.path
+
+
+def test_configs_for_layers_model_defaults_under_explicit_values(monkeypatch) -> None:
+    from recommend.train import configs_for
+
+    cls = REGISTRY["bprmf"]
+    monkeypatch.setattr(
+        cls, "defaults", {"lr": 5e-3, "n_neg": 4, "l2": 1e-3, "extra": {"a": 1}}, raising=False
+    )
+    rs = configs_for("bprmf", lr=None, n_neg=2, seed=7, extra={"b": 2})
+    assert rs.train.lr == 5e-3  # the model's default where nothing was given
+    assert rs.train.n_neg == 2  # what the user gives wins
+    assert rs.train.seed == 7 and rs.train.batch_size == TrainConfig().batch_size
+    assert rs.model.l2 == 1e-3 and rs.model.extra == {"a": 1, "b": 2}
+    assert rs.rating_kinds is False
+    with pytest.raises(TypeError, match="not a model or training setting: bogus"):
+        configs_for("bprmf", bogus=1)
+    with pytest.raises(KeyError, match="unknown model"):
+        configs_for("nope")

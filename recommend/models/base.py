@@ -47,6 +47,9 @@ class Recommender(nn.Module):
     """
 
     name: ClassVar[str] = ""
+    # settings this model trains best with: ModelConfig and TrainConfig fields, and
+    # "rating_kinds"; anything the user gives explicitly wins (see recommend.train.configs_for)
+    defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__()
