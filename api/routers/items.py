@@ -1,0 +1,64 @@
+"""``/items/{item_id}``: a video's properties and attributes (read from the graph)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path
+
+from api.deps import GraphDep, OptionalServiceDep
+from api.schemas import Attribute, ErrorBody, Item
+from kg_store import GraphStore
+from recommend.explain import UnknownEntity
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+
+def _plain(v: Any) -> Any:
+    """JSON-safe property values (vectors and odd driver types become lists / strings)."""
+    if isinstance(v, str | int | float | bool) or v is None:
+        return v
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return str(v)
+
+
+@router.get(
+    "/{item_id}",
+    operation_id="getItem",
+    response_model=Item,
+    responses={404: {"model": ErrorBody, "description": "Unknown item."},
+               503: {"model": ErrorBody, "description": "Graph database down."}},
+)  # fmt: skip
+def item(
+    item_id: Annotated[str, Path(min_length=1, max_length=200, description="The Video's id.")],
+    graph: GraphDep,
+    svc: OptionalServiceDep,
+) -> Item:
+    """A video: its properties, attribute entities and number of users (from the graph)."""
+
+    def read(store: GraphStore) -> list[dict[str, Any]]:
+        st = store.statement("api/item")
+        return store._timed_read(st.render(), st.bind({"item_id": item_id}), 1, 10.0).records()
+
+    rows = graph.call(read)
+    if not rows or rows[0].get("properties") is None:
+        raise HTTPException(status_code=404, detail=f"unknown item {item_id!r} (not in the graph)")
+    row = rows[0]
+    props = {str(k): _plain(v) for k, v in dict(row["properties"]).items() if k != "vector"}
+    attrs = [
+        Attribute(label=str(a[0]), id=str(a[1]), relation=str(a[2]), name=str(a[3]))
+        for a in row.get("attributes") or []
+        if a and a[0] is not None and a[1] is not None
+    ]
+    attrs.sort(key=lambda a: (a.relation or "", a.label, a.id))
+    in_run = False
+    if svc is not None:
+        try:
+            svc.item_index(item_id)
+            in_run = True
+        except UnknownEntity:
+            pass
+    title = props.get("title")
+    return Item(id=item_id, title=None if title is None else str(title), properties=props,
+                attributes=attrs, users=int(row.get("users") or 0), in_run=in_run)  # fmt: skip

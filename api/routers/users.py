@@ -1,0 +1,126 @@
+"""``/users/{user_id}``: profile and history (graph), recommendations and reasons (model)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from api.deps import GraphDep, OptionalServiceDep, ServiceDep
+from api.schemas import (
+    Attribute,
+    ErrorBody,
+    HistoryEntry,
+    Reasons,
+    Recommendations,
+    UserProfile,
+)
+from kg_store import GraphStore
+from recommend.explain import MAX_LEN, UnknownEntity
+from recommend.serving import MAX_K, MAX_PATHS
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+UserId = Annotated[str, Path(min_length=1, max_length=200, description="The User's id.")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "Unknown user."}
+}
+DOWN: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "Graph database down (or no model)."}
+}
+
+
+@router.get(
+    "/{user_id}/recommendations",
+    operation_id="getRecommendations",
+    response_model=Recommendations,
+    responses={**NOT_FOUND, 503: {"model": ErrorBody, "description": "No model loaded."}},
+)
+async def recommendations(
+    user_id: UserId,
+    svc: ServiceDep,
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many items.")] = 10,
+    explain: Annotated[bool, Query(description="Add path explanations.")] = True,
+    paths: Annotated[int, Query(ge=0, le=MAX_PATHS, description="Paths per item.")] = 3,
+    max_len: Annotated[int, Query(ge=1, le=MAX_LEN, description="Longest path.")] = 3,
+) -> Any:
+    """The user's top-k unseen videos, each with the knowledge-graph paths that led to it.
+
+    Scoring is one matrix-vector product over precomputed vectors; no database call.
+    """
+    return svc.recommend(user_id, k=k, explain=explain, paths=paths, max_len=max_len)
+
+
+@router.get(
+    "/{user_id}/items/{item_id}/reasons",
+    operation_id="getReasons",
+    response_model=Reasons,
+    responses={404: {"model": ErrorBody, "description": "Unknown user or item."},
+               503: {"model": ErrorBody, "description": "No model loaded."}},
+)  # fmt: skip
+async def reasons(
+    user_id: UserId,
+    item_id: Annotated[str, Path(min_length=1, max_length=200, description="The Video's id.")],
+    svc: ServiceDep,
+    paths: Annotated[int, Query(ge=1, le=MAX_PATHS, description="How many paths.")] = 3,
+    max_len: Annotated[int, Query(ge=1, le=MAX_LEN, description="Longest path.")] = 3,
+) -> Any:
+    """The best paths from a user to any video (recommended or not)."""
+    data = svc.explain(user_id, item_id, paths=paths, max_len=max_len)
+    return {"user": user_id, "item": item_id, "run": svc.run_name, "data": data,
+            "count": len(data)}  # fmt: skip
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return None if v is None else int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+@router.get(
+    "/{user_id}",
+    operation_id="getUser",
+    response_model=UserProfile,
+    responses={**NOT_FOUND, **DOWN},
+)
+def user(
+    user_id: UserId,
+    graph: GraphDep,
+    svc: OptionalServiceDep,
+    history: Annotated[int, Query(ge=0, le=1000, description="Most history rows.")] = 50,
+) -> UserProfile:
+    """A user's attributes and interaction history, newest first (read from the graph)."""
+
+    def read(store: GraphStore) -> list[dict[str, Any]]:
+        res = store.query("user_profile", {"user_id": user_id, "limit": max(history, 1)},
+                          max_rows=max(history, 1))  # fmt: skip
+        return res.records()
+
+    rows = graph.call(read)
+    if not rows:
+        raise HTTPException(status_code=404, detail=f"unknown user {user_id!r} (not in the graph)")
+    attrs = []
+    for a in rows[0].get("attributes") or []:
+        label, _, key = str(a).partition(": ")
+        attrs.append(Attribute(label=label, id=key))
+    hist = [
+        HistoryEntry(
+            item=str(r["item_id"]),
+            title=r.get("title"),
+            kinds=list(r.get("kinds") or []),
+            rating=r.get("rating"),
+            ts=_int(r.get("ts")),
+        )  # fmt: skip
+        for r in rows[:history]
+        if r.get("item_id") is not None
+    ]
+    in_run = False
+    if svc is not None:
+        try:
+            svc.user_index(user_id)
+            in_run = True
+        except UnknownEntity:
+            pass
+    return UserProfile(id=user_id, age=_int(rows[0].get("age")), attributes=attrs, history=hist,
+                       in_run=in_run)  # fmt: skip

@@ -1,0 +1,152 @@
+"""Response and request bodies of the HTTP API (they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: 404 unknown id, 422 bad parameters, 503 graph database down."""
+
+    detail: str = Field(description="What went wrong, in words a user can act on.")
+
+
+class Status(BaseModel):
+    status: str = Field(description="'ok' or 'ready'.")
+    run: str | None = Field(default=None, description="The run being served, if any.")
+    graph: str | None = Field(default=None, description="The graph database answering.")
+
+
+# -- recommendations ------------------------------------------------------------------------
+class PathNode(BaseModel):
+    id: str = Field(description="The node's id property.")
+    label: str = Field(description="Its label (User, Video, Genre, ...).")
+    name: str = Field(description="Its display name (a video's title, 'user 42', ...).")
+
+
+class Reason(BaseModel):
+    """One knowledge-graph path from the user to the item."""
+
+    path: list[PathNode] = Field(description="Nodes from the user to the item.")
+    relations: list[str] = Field(description="Relationship type of each step.")
+    score: float = Field(description="Product of the edge weights along the path.")
+    text: str = Field(description="The path as a plain sentence.")
+
+
+class RecommendedItem(BaseModel):
+    item: str = Field(description="The Video's id.")
+    name: str = Field(description="Its title (its id when unknown).")
+    score: float = Field(description="The model's score.")
+    rank: int = Field(description="1 for the best.")
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class Recommendations(BaseModel):
+    user: str
+    run: str = Field(description="The run whose model answered.")
+    model: str
+    items: list[RecommendedItem]
+
+
+class Reasons(BaseModel):
+    user: str
+    item: str
+    run: str
+    data: list[Reason]
+    count: int
+
+
+# -- graph entities -------------------------------------------------------------------------
+class Attribute(BaseModel):
+    label: str
+    id: str
+    relation: str | None = None
+    name: str | None = None
+
+
+class HistoryEntry(BaseModel):
+    item: str
+    title: str | None = None
+    kinds: list[str] = Field(description="Interaction relationship types, sorted.")
+    rating: float | None = None
+    ts: int | None = Field(default=None, description="Latest interaction, unix seconds.")
+
+
+class UserProfile(BaseModel):
+    id: str
+    age: int | None = None
+    attributes: list[Attribute]
+    history: list[HistoryEntry] = Field(description="Newest first, at most `history` entries.")
+    in_run: bool = Field(description="Whether the served model knows this user.")
+
+
+class Item(BaseModel):
+    id: str
+    title: str | None = None
+    properties: dict[str, Any]
+    attributes: list[Attribute]
+    users: int = Field(description="Distinct users who interacted with it.")
+    in_run: bool = Field(description="Whether the served model knows this item.")
+
+
+class SimilarEntity(PathNode):
+    score: float = Field(description="Cosine similarity of the model's vectors.")
+
+
+class SimilarEntities(BaseModel):
+    entity: PathNode
+    run: str
+    data: list[SimilarEntity]
+    count: int
+
+
+# -- library queries and runs ---------------------------------------------------------------
+class QueryParam(BaseModel):
+    name: str
+    description: str
+    required: bool
+    default: Any = None
+
+
+class QueryInfo(BaseModel):
+    name: str
+    description: str
+    params: list[QueryParam]
+
+
+class QueryList(BaseModel):
+    data: list[QueryInfo]
+    count: int
+
+
+class QueryRequest(BaseModel):
+    params: dict[str, Any] = Field(default_factory=dict, description="The query's parameters.")
+    max_rows: int | None = Field(default=None, ge=1, le=100_000, description="Row cap.")
+
+
+class QueryAnswer(BaseModel):
+    name: str
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+    elapsed_ms: float
+
+
+class RunInfo(BaseModel):
+    run: str
+    model: str | None = None
+    dataset: str | None = None
+    seed: int | None = None
+    status: str
+    epochs: int | None = None
+    best_epoch: int | None = None
+    test: dict[str, float] = Field(default_factory=dict)
+    served: bool = False
+
+
+class RunList(BaseModel):
+    served: str | None
+    data: list[RunInfo]
+    count: int
