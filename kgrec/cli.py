@@ -404,6 +404,9 @@ def main() -> None:
         pass
     else:
         register(app)
+    from api.cli import register as register_api
+
+    register_api(app)
     from ui.cli import register as register_ui
 
     register_ui(app)
