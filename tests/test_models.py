@@ -6,6 +6,7 @@ with attentive propagation, a hook returning its encoders).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -285,6 +286,27 @@ class TestMMKGAT(ModelCase):
         ego = model.ego_i()  # type: ignore[operator]
         proj = model.modal["m0"]  # type: ignore[index]
         torch.testing.assert_close(ego[torch.as_tensor(ids)], proj(torch.as_tensor(feats)))
+
+
+class OneThread:
+    """Mixin: models of many small ops train several times faster on one thread of the busy
+    2-core machines than on two (LUDP: 50 s -> 1.5 s for the learning test)."""
+
+    @pytest.fixture(autouse=True)
+    def _one_thread(self) -> Iterator[None]:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        yield
+        torch.set_num_threads(before)
+
+
+class TestLUDP(OneThread, ModelCase):
+    name = "ludp"  # the planted Textual features give it one kNN graph and one preference
+
+
+class TestGCFA(OneThread, ModelCase):
+    name = "gcfa"  # VIEWED / LIKED are its rating levels
+    steps = 150
 
 
 def test_unknown_model(data: RecData) -> None:

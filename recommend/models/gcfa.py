@@ -45,18 +45,19 @@ def importance_neighbours(
         size: neighbours per row.
 
     Returns:
-        (ids int64 ``[n_rows, size]``, tightness float32 ``[n_rows, size]``); a row with fewer
-        related rows is padded with id 0 and tightness ``-inf``.
+        (ids int64 ``[n_rows, S]``, tightness float32 ``[n_rows, S]``) with
+        ``S = min(size, n_rows - 1)``; a row with fewer related rows is padded with id 0 and
+        tightness ``-inf``.
     """
     p = torch.as_tensor(np.unique(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), axis=0))
-    ids = torch.zeros(n_rows, size, dtype=torch.int64)
-    tight = torch.full((n_rows, size), -float("inf"))
-    if len(p) == 0 or size < 1:
+    kk = max(min(size, n_rows - 1), 0)
+    ids = torch.zeros(n_rows, kk, dtype=torch.int64)
+    tight = torch.full((n_rows, kk), -float("inf"))
+    if len(p) == 0 or kk == 0:
         return ids, tight
     ones = torch.ones(len(p))
     r = sparse_adj(p[:, 0], p[:, 1], ones, max(n_rows, n_cols))  # CSR [n, n], rows = rows
     deg = torch.bincount(p[:, 0], minlength=n_rows).float()
-    kk = min(size, n_rows - 1)
     for start in range(0, n_rows, block):
         rows = torch.arange(start, min(start + block, n_rows))
         dense = torch.zeros(len(rows), max(n_rows, n_cols))
@@ -69,7 +70,7 @@ def importance_neighbours(
         val, idx = torch.sort(cos, dim=1, descending=True, stable=True)
         val, idx = val[:, :kk], idx[:, :kk]
         idx = torch.where(torch.isfinite(val), idx, torch.zeros_like(idx))
-        ids[rows, :kk], tight[rows, :kk] = idx, val
+        ids[rows], tight[rows] = idx, val
     return ids, tight
 
 
@@ -103,7 +104,9 @@ class PoolingAggregator(nn.Module):
 
     def forward(self, ego: Tensor, ids: Tensor, tightness: Tensor) -> Tensor:
         msg = F.relu(self.fc(ego))[ids]  # [N, S, dim]
-        if self.pool == "max":
+        if ids.shape[1] == 0:  # a single node: no neighbours at all
+            side = torch.zeros_like(ego)
+        elif self.pool == "max":
             has = torch.isfinite(tightness).unsqueeze(-1)
             side = msg.masked_fill(~has, 0.0).max(1).values  # messages are >= 0 after ReLU
         else:
