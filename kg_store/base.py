@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -174,6 +175,49 @@ class GraphStore(ABC):
 
     def labels(self) -> list[str]:
         return sorted(self.stats()["nodes"])
+
+    # -- learned embeddings -----------------------------------------------------------------
+    def write_embeddings(
+        self,
+        label: str,
+        keys: list[str],
+        vectors: np.ndarray,
+        *,
+        prop: str = "embedding",
+        index: bool = True,
+    ) -> int:
+        """Store ``vectors[i]`` as property ``prop`` of the ``label`` node with key ``keys[i]``
+        (FalkorDB: a float32 ``vecf32``; Neo4j: a list of floats), then build a cosine vector
+        index on it (Neo4j's is named ``<prop>_<label>``). The index is dropped first, so a
+        later write with another dimension replaces it. Re-running converges to the same state.
+
+        Returns:
+            the number of nodes written (keys not in the graph are skipped).
+        """
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(vectors) != len(keys):
+            raise ValueError(
+                f"write_embeddings :{label}: {len(keys)} keys but vectors of shape {vectors.shape}"
+            )
+        if not bool(np.isfinite(vectors).all()):
+            raise ValueError(f"write_embeddings :{label}: NaN or infinite values in the vectors")
+        slots = {"label": label, "prop": prop, "index": f"{prop}_{label}"}
+        self.drop_vector_index(label, prop)
+        written = 0
+        for sl in batches(len(keys), self.write_batch):
+            rows = [[str(k), v] for k, v in zip(keys[sl], vectors[sl].tolist(), strict=True)]
+            written += int(self.run("store/set_embeddings", {"rows": rows}, **slots).scalar() or 0)
+        if index and written:
+            self.run("store/vector_index", {"dim": int(vectors.shape[1])}, **slots)
+        return written
+
+    def drop_vector_index(self, label: str, prop: str = "embedding") -> None:
+        """Drop the vector index on ``label.prop`` if there is one."""
+        from kg_store.errors import QueryError
+
+        # FalkorDB refuses to drop an index that does not exist
+        with contextlib.suppress(QueryError):
+            self.run("store/drop_vector_index", label=label, prop=prop, index=f"{prop}_{label}")
 
     def export(self, progress: Progress | None = None) -> GraphExport:
         """The whole graph as arrays (see :class:`GraphExport`)."""

@@ -407,6 +407,9 @@ def main() -> None:
     from api.cli import register as register_api
 
     register_api(app)
+    from embed.cli import register as register_embed
+
+    register_embed(app)
     from ui.cli import register as register_ui
 
     register_ui(app)

@@ -32,6 +32,7 @@ REQUIRED: dict[str, dict[str, object]] = {
     "paths_user_item": {"user_id": "u3", "item_id": "v3"},
     "also_watched": {"item_id": "v3"},
     "similar_in_modality": {"item_id": "v3"},
+    "similar_entities": {"id": "Comedy", "label": "Genre"},  # value tests: test_embed_store.py
 }
 
 

@@ -1,0 +1,200 @@
+"""``kgrec embed``: train TransR / TransE on a graph of the store, evaluate by filtered link
+prediction, write the entity embeddings back as node properties with a vector index.
+
+The graph is exported once into a new run directory (``KGREC_HOME/embeddings/…``); training
+reads only that. Progress and per-epoch lines go to stderr; with ``--json`` stdout carries
+exactly one JSON object (the test metrics and the run's name).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console()
+
+REPORT = ("mrr", "mr", "hits@1", "hits@3", "hits@10")
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    from kg_store import StoreError
+
+    try:
+        yield
+    except (StoreError, FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
+        raise _fail(str(e).strip("'\"")) from e
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def _relations(given: list[str] | None) -> list[str] | None:
+    """``--relations A,B --relations C`` -> ``[A, B, C]``; nothing given -> all types."""
+    if not given:
+        return None
+    names = [n.strip() for item in given for n in item.split(",") if n.strip()]
+    return names or None
+
+
+def embed(
+    model: Annotated[str, typer.Option("--model", help="transr | transe.")] = "transr",
+    graph: Annotated[
+        str | None, typer.Option("--graph", "--dataset", help="Graph (default: KGREC_GRAPH).")
+    ] = None,
+    relations: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--relations",
+            help="Relationship types to train on (comma-separated or repeated; default: all).",
+        ),
+    ] = None,  # fmt: skip
+    dim: Annotated[int, typer.Option(help="Entity embedding size.")] = 64,
+    rel_dim: Annotated[
+        int | None, typer.Option(help="TransR relation space size (default: --dim).")
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Epochs (default: 100; with --resume: the run's).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="True triples per step.")] = 1024,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 0.01,
+    loss: Annotated[str, typer.Option(help="margin | softplus.")] = "margin",
+    margin: Annotated[float, typer.Option(help="Margin of the margin loss.")] = 1.0,
+    sampler: Annotated[str, typer.Option(help="Negative sampling: bernoulli | uniform.")] = (
+        "bernoulli"
+    ),
+    neg: Annotated[int, typer.Option(help="Negatives per true triple.")] = 1,
+    norm: Annotated[int, typer.Option(help="Distance norm p (1 or 2).")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed of the split, init and sampling.")] = 0,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    eval_every: Annotated[
+        int, typer.Option(help="Epochs between validation passes (0: none).")
+    ] = 0,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue a run (path, name, prefix or 'latest').")
+    ] = None,
+    write_back: Annotated[
+        bool, typer.Option(help="Write the embeddings to the graph (property 'embedding').")
+    ] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the final test metrics as one JSON object.")
+    ] = False,
+) -> None:
+    """Train TransR/TransE embeddings of a graph, evaluate link prediction, write them back."""
+    from embed.base import KGEConfig
+    from embed.runs import EmbedRun, embeddings_dir, find_run, start_run, train_run
+    from embed.train import TrainConfig
+    from embed.triples import from_export
+    from kg_store import open_store
+    from kgrec.settings import get_settings
+
+    s = get_settings()
+    root = embeddings_dir(s.home)
+    overrides: dict[str, Any] = {"device": device}
+    if threads:
+        overrides["threads"] = threads
+    with _errors():
+        run: EmbedRun
+        if resume:
+            run = find_run(resume, root)
+            if epochs is not None:
+                overrides["epochs"] = epochs
+            err.print(f"resuming {run.path}", highlight=False)
+        else:
+            name = graph or s.graph
+            with _progress() as bar:
+                task = bar.add_task(f"export {name}", total=None)
+
+                def on_export(stage: str, done: int, total: int) -> None:
+                    bar.update(task, description=stage, completed=done, total=total)
+
+                store = open_store(s, graph=name)
+                try:
+                    export = store.export(progress=on_export)
+                finally:
+                    store.close()
+            if not export.edges:
+                raise _fail(f"graph {name!r} is empty: ingest a dataset first")
+            rels = _relations(relations)
+            ts = from_export(export, rels)
+            del export
+            kcfg = KGEConfig(dim=dim, rel_dim=rel_dim, p=norm)
+            tcfg = TrainConfig(epochs=100 if epochs is None else epochs, batch_size=batch_size,
+                               lr=lr, loss=loss, margin=margin, sampler=sampler, n_neg=neg,
+                               seed=seed, device=device, threads=threads,
+                               eval_every=eval_every)  # fmt: skip
+            run = start_run(ts, model, name, root, kcfg, tcfg, rels)
+            err.print(f"run {run.path}: {ts.summary()}", highlight=False)
+        total = run.train_config(overrides).epochs
+        with _progress() as bar:
+            task = bar.add_task(f"train {run.config['model']}", total=total)
+            bar.update(task, completed=len(run.history()))
+
+            def on_epoch(r: dict[str, Any]) -> None:
+                bar.update(task, completed=r["epoch"])
+                if r["epoch"] % max(1, total // 10) == 0 or "valid_mrr" in r:
+                    line = f"epoch {r['epoch']:>4}  loss {r['loss']:.4f}  {r['train_s']:.2f}s"
+                    if "valid_mrr" in r:
+                        line += f"  valid MRR {r['valid_mrr']:.4f}"
+                    bar.console.print(line, highlight=False)
+
+            result = train_run(run, resume=bool(resume), on_epoch=on_epoch, overrides=overrides)
+        written: dict[str, int] = {}
+        if write_back:
+            store = open_store(s, graph=run.config["graph"])
+            try:
+                with err.status("writing embeddings back"):
+                    for label, (keys, vectors) in run.entity_embeddings().items():
+                        written[label] = store.write_embeddings(label, list(keys), vectors)
+            finally:
+                store.close()
+    report = {"run": run.name, "model": run.config["model"], **result}
+    if write_back:
+        report["written"] = written
+    if as_json:
+        print(json.dumps(report))
+        return
+    t = Table(title=f"{run.name}: filtered link prediction (test, both sides)")
+    for k in REPORT:
+        t.add_column(k, justify="right")
+    t.add_row(*[f"{result[k]:.4f}" if k in result else "-" for k in REPORT])
+    out.print(t)
+    out.print(f"{result['epochs']} epochs, {result['triples_per_s']:,.0f} triples/s on "
+              f"{result['device']}")  # fmt: skip
+    if written:
+        out.print(f"wrote 'embedding' on {sum(written.values()):,} nodes: {written}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``embed`` to the ``kgrec`` app."""
+    app.command("embed")(embed)
