@@ -183,6 +183,14 @@ def ingest_microvideo(path: PathArg, graph: GraphOpt = None) -> None:
     _load("micro-video", lambda: load_microvideo(path), graph)
 
 
+@ingest_app.command("rawmedia")
+def ingest_rawmedia(path: PathArg, graph: GraphOpt = None) -> None:
+    """Raw-media format (docs/rawmedia_format.md): micro-video CSVs + media/<video>/ files."""
+    from kg_ingest.rawmedia import load_rawmedia
+
+    _load("raw-media", lambda: load_rawmedia(path), graph)
+
+
 @ingest_app.command("synthetic")
 def ingest_synthetic(
     users: Annotated[int, typer.Option(min=1, help="Number of users.")] = 500,
