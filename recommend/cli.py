@@ -267,8 +267,48 @@ def runs(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
     out.print(t)
 
 
+def similar_build(
+    k: Annotated[int, typer.Option(help="Neighbours per video (LUDP tries 5, 10, 20, 50).")] = 10,
+    modality: Annotated[
+        list[str] | None,
+        typer.Option(help="Visual, Acoustic or Textual, repeatable (default: all with vectors)."),
+    ] = None,
+    graph: Annotated[str | None, typer.Option(help="Graph (default: KGREC_GRAPH).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Write each modality's video kNN graph (cosine of the feature vectors, LUDP eqs 3-4) as
+    SIMILAR_VISUAL / SIMILAR_ACOUSTIC / SIMILAR_TEXTUAL {score}, replacing earlier ones."""
+    from kg_store import open_store
+    from kg_store.replace import replace_relationships
+    from kgrec.settings import get_settings
+    from recommend.knn import similar_graph_data
+
+    s = get_settings()
+    name = graph or s.graph
+    with _errors():
+        store = open_store(s, graph=name)
+        try:
+            export = store.export()
+            if not export.edges:
+                raise _fail(f"graph {name!r} is empty: ingest a dataset first")
+            data, counts = similar_graph_data(export, k, modality)
+            for rels in data.rels:
+                replace_relationships(store, rels)
+        finally:
+            store.close()
+    if as_json:
+        print(json.dumps({"graph": name, "k": k, "relationships": counts}))
+        return
+    for rel_type, n in counts.items():
+        out.print(f"{rel_type}: {n} relationships (k={k}) in graph {name!r}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``train``, ``evaluate`` and ``runs`` to the ``kgrec`` app."""
+    """Add ``train``, ``evaluate``, ``runs`` and ``similar build`` to the ``kgrec`` app."""
     app.command("train")(train)
     app.command("evaluate")(evaluate)
     app.command("runs")(runs)
+    similar = typer.Typer(help="Video similarity relationships from modality features.",
+                          no_args_is_help=True)  # fmt: skip
+    similar.command("build")(similar_build)
+    app.add_typer(similar, name="similar")

@@ -118,8 +118,11 @@ def similar_type(label: str) -> str:
 def similar_relationships(graph: KNNGraph, label: str, video_ids: pd.Index) -> RelSet:
     """The kNN graph as ``(Video)-[SIMILAR_<LABEL> {score}]->(Video)`` relationships.
 
-    One relationship per directed kNN edge (``j`` among the ``k`` nearest of ``i``); a mutual
-    pair gives two relationships, one each way, with the same score.
+    One relationship per similar pair: ``i -> j`` when ``j`` is among the ``k`` nearest of
+    ``i``; a mutual pair is stored once, from the lower id (cosine is symmetric, and the
+    analysts' ``similar_in_modality`` reads the relationships in both directions). So a
+    video's similar videos in the graph are its ``k`` nearest plus those that count it among
+    theirs.
 
     Args:
         graph: from :func:`knn_graph` over the export's Video order.
@@ -128,12 +131,14 @@ def similar_relationships(graph: KNNGraph, label: str, video_ids: pd.Index) -> R
     """
     if graph.n != len(video_ids):
         raise ValueError(f"kNN graph over {graph.n} items, but {len(video_ids)} Video ids")
+    lo, hi = np.minimum(graph.src, graph.dst), np.maximum(graph.src, graph.dst)
+    first = ~pd.DataFrame({"lo": lo, "hi": hi}).duplicated().to_numpy()  # src-sorted: lower id
     keys = np.asarray(video_ids, dtype=object)
     frame = pd.DataFrame(
         {
-            "src": keys[graph.src],
-            "dst": keys[graph.dst],
-            "score": graph.score.astype(np.float64),
+            "src": keys[graph.src[first]],
+            "dst": keys[graph.dst[first]],
+            "score": graph.score[first].astype(np.float64),
         }
     )
     return RelSet(similar_type(label), VIDEO, VIDEO, frame)
