@@ -8,7 +8,6 @@ inside the browser. Streamlit runs headless (no browser opened, no usage statist
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -60,11 +59,9 @@ def ui(
     if graph:
         env["KGREC_GRAPH"] = graph
     print(f"kgrec dashboard on http://{address}:{port} ({where}); Ctrl-C stops it", flush=True)
-    try:
-        code = subprocess.call(streamlit_command(port, address), env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    cmd = streamlit_command(port, address)
+    # become the Streamlit server, so that signals (Ctrl-C, a service manager's SIGTERM) reach it
+    os.execve(cmd[0], cmd, env)
 
 
 def register(app: typer.Typer) -> None:

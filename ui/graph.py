@@ -11,6 +11,7 @@ at run time) and returns the key of the node the user clicked.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ STYLE: dict[str, tuple[str, str]] = {
     "Entity": ("#86bcb6", "dot"),
 }
 _PALETTE = ("#8cd17d", "#b6992d", "#499894", "#d37295", "#fabfd2", "#79706e", "#d4a6c8")
+_EDGE_PALETTE = ("#7f7f7f", "#6b8fb8", "#8fb86b", "#b88f6b", "#9a6bb8", "#6bb8b0", "#b86b8a")
+EDGE_CAPTIONS = 40
+"""Relationship types are written on the edges up to this many edges (always on hover)."""
 HIGHLIGHT = "#d62728"
 # relationships point from users to videos to attribute entities (kg_ingest/model.py)
 _RANK = {"User": 0, "Video": 1}
@@ -45,6 +49,12 @@ def style(label: str) -> tuple[str, str]:
         return STYLE[label]
     h = int(hashlib.md5(label.encode()).hexdigest()[:8], 16)
     return _PALETTE[h % len(_PALETTE)], "dot"
+
+
+def edge_colour(rel: str) -> str:
+    """A stable colour per relationship type (captions are dropped on crowded graphs)."""
+    h = int(hashlib.md5(rel.encode()).hexdigest()[:8], 16)
+    return _EDGE_PALETTE[h % len(_EDGE_PALETTE)]
 
 
 def node_key(label: str, id_: object) -> str:
@@ -267,16 +277,24 @@ def abridge(v: Any) -> Any:
 
 
 # -- drawing ----------------------------------------------------------------------------------
-def legend_html(labels: Iterable[str]) -> str:
-    """Coloured swatches for the labels drawn."""
+def legend_html(labels: Iterable[str], types: Iterable[str] = ()) -> str:
+    """Coloured swatches for the labels drawn (and lines for the relationship types)."""
     parts = []
+    for rel in types:
+        parts.append(
+            f'<span style="display:inline-block;margin-right:12px">'
+            f'<span style="display:inline-block;width:16px;height:3px;vertical-align:middle;'
+            f'background:{edge_colour(rel)};margin-right:4px"></span>{html.escape(rel)}</span>'
+        )
+    if parts:
+        parts.append("<br/>")
     for label in labels:
         colour, shape = style(label)
         parts.append(
             f'<span style="display:inline-block;margin-right:12px">'
             f'<span style="display:inline-block;width:11px;height:11px;background:{colour};'
             f"border-radius:{'50%' if shape in ('dot', 'ellipse') else '2px'};"
-            f'margin-right:4px"></span>{label}</span>'
+            f'margin-right:4px"></span>{html.escape(label)}</span>'
         )
     return '<div style="font-size:0.85rem">' + "".join(parts) + "</div>"
 
@@ -314,16 +332,18 @@ def draw(
             )
         )
     edges = []
+    captions = len(view.edges) <= EDGE_CAPTIONS or bool(on_path)
     for e in view.edges:
         hot = (e.src, e.dst) in path_edges or (e.dst, e.src) in path_edges
-        colour = HIGHLIGHT if hot else (MUTED if on_path else "#8a8a8a")
+        colour = HIGHLIGHT if hot else (MUTED if on_path else edge_colour(e.type))
         edges.append(
             Edge(
                 source=e.src,
                 target=e.dst,
-                label=e.type,
+                label=e.type if captions or hot else None,
+                title=e.type,
                 color=colour,
-                width=4 if hot else 1,
+                width=4 if hot else 1.5,
                 font={"size": 10, "color": "#555555", "strokeWidth": 0},
             )
         )

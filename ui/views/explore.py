@@ -40,6 +40,8 @@ def render() -> None:
 
     params: dict[str, Any] = {"text": text.strip(), "limit": 25}
     params["label"] = None if label == ANY else label
+    if not params["text"] and label == ANY and "User" in labels:
+        params["label"] = "User"  # before any search: start from a user
     with data.shown_errors("The search"):
         matches = data.query("ui/find_nodes", params).records()
     if not matches:
@@ -84,7 +86,7 @@ def render() -> None:
         if clicked and clicked != state["explore_clicked"]:
             state["explore_clicked"] = clicked
             state["explore_selected"] = clicked
-        st.markdown(legend_html(view.labels()), unsafe_allow_html=True)
+        st.markdown(legend_html(view.labels(), view.types()), unsafe_allow_html=True)
         st.caption(
             f"{len(view.nodes)} nodes, {len(view.edges)} relationships around "
             f"{', '.join(state['explore_centres'])} ({hops} hop{'s' if hops > 1 else ''}); "

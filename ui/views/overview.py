@@ -91,7 +91,7 @@ def _bars(df: pd.DataFrame, key: str, value: str) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X(f"{value}:Q"),
-            y=alt.Y(f"{key}:N", sort="-x", title=None),
+            y=alt.Y(f"{key}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
             tooltip=[key, value],
         )
         .properties(height=max(120, 24 * len(df)))

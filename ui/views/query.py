@@ -143,7 +143,7 @@ def _answer(title: str, res: QueryResult) -> None:
     if view:
         st.subheader("As a graph")
         draw(view, height=520, width=900)
-        st.markdown(legend_html(view.labels()), unsafe_allow_html=True)
+        st.markdown(legend_html(view.labels(), view.types()), unsafe_allow_html=True)
         st.caption(
             f"{len(view.nodes)} nodes, {len(view.edges)} relationships; "
             f"types: {', '.join(view.types()) or 'none'}"

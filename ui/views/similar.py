@@ -28,9 +28,20 @@ def render() -> None:
         st.info("The graph is empty.")
         return
     source = st.radio("by", [TRANSR, RUN], horizontal=True, key="sim_source")
+    embedded: dict[str, int] = {}
+    if source == TRANSR:
+        with data.shown_errors("Looking for embeddings"):
+            embedded = {r["label"]: r["nodes"] for r in data.query("ui/embedding_counts").records()}
+        if not embedded:
+            st.info(NO_EMBEDDINGS)
+            return
+        st.caption(
+            "Embeddings in the graph: " + ", ".join(f"{lb} {n:,}" for lb, n in embedded.items())
+        )
+        labels = [lb for lb in labels if lb in embedded]
     c1, c2, c3 = st.columns([1, 3, 1])
     default = labels.index("Video") if "Video" in labels else 0
-    label = c1.selectbox("label", labels, index=default, key="sim_label")
+    label = c1.selectbox("label", labels, index=default, key=f"sim_label_{source}")
     text = c2.text_input("entity (name or id)", key="sim_text", placeholder="e.g. v3, Comedy")
     k = int(c3.number_input("how many", 1, 100, 10, key="sim_k"))
     with data.shown_errors("The search"):
@@ -47,43 +58,29 @@ def render() -> None:
         key="sim_entity",
     )
     if source == TRANSR:
-        _by_embeddings(label, entity, k)
+        _by_embeddings(label, entity, k, list(embedded))
     else:
         _by_run(label, entity, k)
 
 
-def _params(name: str, label: str, entity: str, k: int) -> dict[str, Any]:
-    """Fill the library query's parameters by their names: the entity's id and label, and the
-    number of neighbours; the rest keep their defaults."""
-    out: dict[str, Any] = {}
-    for p in data.statement(name).params:
-        n = p.name.lower()
-        if n in ("id", "entity_id", "node_id", "item_id") or n.endswith("_id"):
-            out[p.name] = entity
-        elif "label" in n:
-            out[p.name] = label
-        elif n in ("k", "limit", "top", "top_k", "n"):
-            out[p.name] = k
-    return out
-
-
-def _by_embeddings(label: str, entity: str, k: int) -> None:
+def _by_embeddings(label: str, entity: str, k: int, labels: list[str]) -> None:
     if not data.has_query(QUERY):
-        st.info(f"{NO_EMBEDDINGS} (this installation has no `cypher/{QUERY}.cypher` yet)")
+        st.info(f"This installation has no `cypher/{QUERY}.cypher` yet.")
         return
+    target = st.selectbox(
+        "nearest entities with label", labels, index=labels.index(label), key="sim_target"
+    )
     st.caption(data.statement(QUERY).description)
+    params: dict[str, Any] = {"id": entity, "label": label, "limit": k}
+    params["target_label"] = None if target == label else target
     try:
         with st.spinner("Searching the nearest entities…"):
-            res = data.query(QUERY, _params(QUERY, label, entity, k))
+            res = data.query(QUERY, params)
     except (StoreError, ValueError) as e:
-        msg = data.plain_error(e)
-        if "embedding" in msg.lower() or "index" in msg.lower() or "vector" in msg.lower():
-            st.info(f"{NO_EMBEDDINGS} ({msg})")
-        else:
-            st.error(f"The similarity query failed: {msg}")
+        st.error(f"The similarity query failed: {data.plain_error(e)}")
         return
     if not res.rows:
-        st.info(f"{NO_EMBEDDINGS} ({label} {entity} has no embedding.)")
+        st.info(f"{label} {entity} has no embedding: {NO_EMBEDDINGS}")
         return
     st.dataframe(pd.DataFrame(res.rows, columns=res.columns), hide_index=True, width="stretch")
 

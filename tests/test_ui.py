@@ -1,0 +1,211 @@
+"""The dashboard in a real headless Chromium: ``kgrec ui`` serves a small synthetic graph and a
+tiny trained run; every page loads without an exception, a library query returns rows, free
+Cypher that writes is refused in plain words, and a user's recommendations and their path graph
+render. A screenshot of each page is saved under ``tests/artifacts/ui`` (or
+``$KGREC_UI_ARTIFACTS``).
+
+Chromium is Debian's (``apt-get install chromium``; ``.ci/run`` installs it), driven by
+Playwright through ``executable_path``: no browser is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kg_ingest.synthetic import generate
+from kg_store import embedded
+from kgrec.settings import Settings
+from tests.test_cli import KGREC, _env, kgrec
+
+CHROMIUM = os.environ.get("KGREC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("KGREC_UI_ARTIFACTS", Path(__file__).parent / "artifacts" / "ui"))
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-quic", "--disable-dev-shm-usage",
+]  # fmt: skip
+TIMEOUT_MS = 45_000
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"kgrec ui exited with {proc.returncode}: {proc.stdout.read()}")  # type: ignore[union-attr]
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"the dashboard did not answer at {url} in {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``kgrec ui`` on a synthetic graph with one tiny BPR-MF run: (base URL, graph stats)."""
+    home = tmp_path_factory.mktemp("kgrec-ui")
+    kgrec(home, "ingest", "synthetic", "--users", "60", "--videos", "40", "--seed", "1")
+    kgrec(home, "train", "--model", "bprmf", "--epochs", "2", "--seed", "1", "--threads", "1",
+          "--json")  # fmt: skip
+    graph = generate(60, 40, seed=1).merged()  # what the ingest wrote
+    stats = {"nodes": sum(len(n.frame) for n in graph.nodes),
+             "relationships": sum(len(r.frame) for r in graph.rels)}  # fmt: skip
+    port = _free_port()
+    proc = subprocess.Popen(
+        [KGREC, "ui", "--port", str(port)],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url, stats
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        embedded.stop(Settings(home=home).store_dir)
+
+
+@pytest.fixture(scope="module")
+def browser(server: str) -> Iterator[Any]:
+    user_data = Path(os.environ.get("TMPDIR", "/tmp")) / f"kgrec-ui-chromium-{os.getpid()}"
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(user_data),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1800},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+            shutil.rmtree(user_data, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    p = browser.new_page()
+    p.set_default_timeout(TIMEOUT_MS)
+    yield p
+    p.close()
+
+
+def _open(page: Any, url: str, marker: str) -> None:
+    """Load a page and wait until ``marker`` shows and the script has finished running."""
+    page.goto(url)
+    page.get_by_text(marker, exact=False).first.wait_for()
+    _settle(page)
+
+
+def _settle(page: Any) -> None:
+    # Streamlit shows a "Running…" status while the script runs; wait until it is gone
+    page.wait_for_function(
+        "() => !Array.from(document.querySelectorAll('[data-testid=stStatusWidget]'))"
+        ".some(e => /Running/i.test(e.innerText))"
+    )
+
+
+def _no_exception(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    boxes = page.locator("[data-testid=stException]")
+    assert boxes.count() == 0, f"{name}: {boxes.first.inner_text()}"
+    assert "Traceback" not in page.locator("body").inner_text(), name
+
+
+def _graph_drawn(page: Any, index: int = 0) -> None:
+    """The vis-network canvas inside the graph component's iframe."""
+    frame = page.frame_locator("iframe[title*=agraph]").nth(index)
+    frame.locator("canvas").first.wait_for()
+
+
+def test_every_page_loads_and_shows_its_data(server: tuple[str, dict[str, Any]], page: Any) -> None:
+    url, stats = server
+    _open(page, url, "Interactions over time")  # Overview
+    values = page.locator("[data-testid=stMetricValue]").all_inner_texts()
+    assert values[:2] == [f"{stats['nodes']:,}", f"{stats['relationships']:,}"]
+    # two bar charts, the degree histogram and the interactions over time
+    page.locator("[data-testid=stVegaLiteChart]").nth(3).wait_for(state="attached")
+    _no_exception(page, "overview")
+
+    _open(page, f"{url}/explore", "relationship types:")
+    _graph_drawn(page)
+    caption = page.get_by_text("relationship types:").first.inner_text()
+    m = re.search(r"(\d+) nodes, (\d+) relationships around User:(\S+)", caption)
+    assert m and int(m.group(1)) > 1 and int(m.group(2)) >= int(m.group(1)) - 1, caption
+    _no_exception(page, "explore")
+
+    _open(page, f"{url}/recommend", "the chosen one in red")
+    body = page.locator("body").inner_text()
+    assert re.search(r"Top 10 for user \S+", body), body[:500]
+    assert "bprmf" in body
+    _graph_drawn(page)
+    sentence = page.locator("[data-testid=stAlert]").first.inner_text()
+    assert re.match(r"(You|Users like you)\b", sentence.strip()), sentence
+    _no_exception(page, "recommend")
+
+    _open(page, f"{url}/models", "Per-epoch curves")
+    runs = page.locator("[data-testid=stDataFrame]").first.inner_text()
+    assert "bprmf" in runs or page.get_by_text("1 run(s) in").count() == 1
+    _no_exception(page, "models")
+
+    _open(page, f"{url}/similar", "No TransR embeddings")
+    _no_exception(page, "similar")
+    print(f"screenshots in {ARTIFACTS}")
+
+
+def test_query_page_library_and_own_cypher(server: tuple[str, dict[str, Any]], page: Any) -> None:
+    url, _ = server
+    _open(page, f"{url}/query", "Run query")
+    _no_exception(page, "query")
+    page.get_by_role("button", name="Run query").click()
+    caption = page.get_by_text(re.compile(r"\d+ row\(s\) in \d+ ms")).first
+    caption.wait_for()
+    n = int(re.search(r"(\d+) row\(s\)", caption.inner_text()).group(1))  # type: ignore[union-attr]
+    assert n > 0, caption.inner_text()
+    page.get_by_role("button", name="Download CSV").wait_for()
+    _no_exception(page, "query-library")
+
+    page.get_by_role("tab", name="Your Cypher").click()
+    box = page.get_by_label("Cypher", exact=True)
+    box.fill("MATCH (u:User)-[r]->(v:Video) RETURN u, r, v LIMIT 20")
+    page.get_by_role("button", name="Run Cypher").click()
+    page.get_by_text("As a graph").wait_for()
+    _graph_drawn(page)
+    assert page.get_by_text(re.compile(r"your Cypher: 20 row\(s\) in")).count() == 1
+    _no_exception(page, "query-graph")
+
+    box.fill("MATCH (u:User) DETACH DELETE u")
+    page.get_by_role("button", name="Run Cypher").click()
+    refused = page.get_by_text("Not run: refused")
+    refused.wait_for()
+    assert "writes to the graph" in refused.inner_text()
