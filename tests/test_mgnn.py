@@ -264,6 +264,34 @@ def test_mgnn_encodes_media_with_the_cnns(tmp_path: Path) -> None:
     assert torch.isfinite(all_scores(model)).all()
 
 
+def test_run_on_a_rawmedia_dataset(tmp_path: Path) -> None:
+    """Ingested raw media -> a run directory -> training with the CNNs on the files -> the best
+    weights reloaded (the media read again from ``media_dir``) and scoring."""
+    from kg_ingest.rawmedia import load_rawmedia
+    from recommend.data import export_from_graph_data
+    from recommend.runs import Run
+    from recommend.train import TrainConfig, start_run, train_run
+    from tests.media_files import write_dataset
+
+    root = write_dataset(tmp_path / "raw")
+    export = export_from_graph_data(load_rawmedia(root, embed=False))
+    mcfg = ModelConfig(dim=8, layers=1, extra={"media_dir": str(root), "candidates": 2})
+    tcfg = TrainConfig(epochs=2, batch_size=4, device="cpu", seed=0)
+    run = start_run(export, "mgnn", "raw", tmp_path / "runs", mcfg, tcfg, ratios=(0.6, 0.2, 0.2))
+    res = train_run(run)
+    assert res.epochs == 2
+    model = Run(run.path).load_model()
+    assert isinstance(model, MGNN)
+    assert model.modal_labels == ["Acoustic", "Visual"]
+    assert model.poster_items.tolist() == [0, 1] and model.clip_items.tolist() == [0, 1]
+    assert model.audio_items.tolist() == [0, 1]
+    # the checkpoint holds the CNN weights, not the media tensors
+    state = torch.load(run.path / "best.pt", weights_only=True)
+    assert any(k.startswith("cnn.clip.") for k in state) and "clip_data" not in state
+    model.prepare_scoring()
+    assert torch.isfinite(model.score_all(torch.arange(model.n_users))).all()
+
+
 # -- learning on the synthetic graph -------------------------------------------------------------
 
 

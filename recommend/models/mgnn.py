@@ -163,8 +163,10 @@ class MGNN(Recommender):
             ):
                 if len(items):
                     self.cnn[key] = enc(d)
-                    self.register_buffer(f"{key}_items", items)
-                    self.register_buffer(f"{key}_data", getattr(media, _MEDIA_FIELD[key]))
+                    # read again from media_dir when a run is loaded: not in checkpoints
+                    self.register_buffer(f"{key}_items", items, persistent=False)
+                    data_ = getattr(media, _MEDIA_FIELD[key])
+                    self.register_buffer(f"{key}_data", data_, persistent=False)
 
         self.fuse_item = nn.Linear((2 + len(self.modal_labels)) * d, d)
         self.fuse_user = nn.Linear((2 + self.hops) * d, d)
