@@ -40,6 +40,8 @@ EDGE_CAPTIONS = 40
 HIGHLIGHT = "#d62728"
 # relationships point from users to videos to attribute entities (kg_ingest/model.py)
 _RANK = {"User": 0, "Video": 1}
+PLACEHOLDER = "Node"
+"""Label of a relationship's endpoint that the result did not return."""
 MUTED = "#c8c8c8"
 
 
@@ -100,6 +102,8 @@ class GraphView:
             text = None if name is None else str(name)
             self.nodes[key] = GNode(key, label, str(id_), text, **kw)
         else:
+            if node.label == PLACEHOLDER and label != PLACEHOLDER:  # an edge's endpoint, now known
+                node.label, node.id, node.props = label, str(id_), kw.get("props", node.props)
             if node.name is None and name is not None:
                 node.name = str(name)
             hops = kw.get("hops")
@@ -199,7 +203,7 @@ def _endpoint(view: GraphView, v: Any) -> str:
         return _add_value_node(view, v)
     key = f"#{v}"  # FalkorDB edges carry their endpoints' internal ids only
     if key not in view.nodes:
-        view.add_node("Node", key, None, key=key)
+        view.add_node(PLACEHOLDER, key, None, key=key)
     return key
 
 
@@ -240,8 +244,8 @@ def from_result(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> GraphV
                 a, b = keys[k], keys[k + 1]
                 view.add_edge(a, str(rel), b) if fwd[k] else view.add_edge(b, str(rel), a)
     else:
-        for row in rows:
-            for v in row:
+        for row in rows:  # nodes first, so relationships find their endpoints
+            for v in sorted(row, key=lambda x: not _is_node(x)):
                 _add_value(view, v)
     return view if view.nodes else None
 
