@@ -5,8 +5,8 @@ generated media, and learning on the synthetic graph (better than popularity).""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from recommend.media import AudioCNN, ClipCNN3D, MelSpectrogram, PosterCNN, load
 from recommend.models import ModelConfig, build
 from recommend.models.mgnn import MGNN
 from tests.media_files import square_frames, write_clip, write_poster, write_tone
-from tests.test_models import ModelCase, all_scores, planted_data, train_steps
+from tests.test_models import all_scores, planted_data, train_steps
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +27,20 @@ def data() -> RecData:
     return planted_data()
 
 
-class TestMGNN(ModelCase):
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Many small ops: one thread is several times faster than two on the busy 2-core
+    machines (see ``test_models.OneThread``)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class TestMGNN:
+    """Beyond the model template (``test_models.TestMGNN``)."""
+
     name = "mgnn"
-    config: ClassVar[ModelConfig] = ModelConfig(dim=16, layers=2, dropout=0.0)
-    steps = 60  # AUC 0.86 on two seeds already (0.75 needed)
 
     @pytest.mark.parametrize("related", ["attribute", "click", "both"])
     def test_shapes(self, data: RecData, related: str) -> None:
@@ -306,15 +316,10 @@ def test_beats_popularity_on_synthetic() -> None:
     data = recdata_from_export(export_from_graph_data(synthetic.generate(120, 100, seed=0)))
     assert sorted(data.item_features) == ["Acoustic", "Textual", "Visual"]
     recall = {}
-    threads = torch.get_num_threads()
-    try:
-        for name in ("pop", "mgnn"):
-            seed_everything(0)
-            model = build(name, data, ModelConfig(dim=32, layers=2))
-            # one thread: tiny matrices, and two threads on a busy 2-core machine only wait
-            cfg = TrainConfig(epochs=10, lr=5e-3, batch_size=512, eval_every=5, patience=2,
-                              device="cpu", seed=0, threads=1)  # fmt: skip
-            recall[name] = Trainer(model, data, cfg).fit().test["recall@20"]
-    finally:
-        torch.set_num_threads(threads)
+    for name in ("pop", "mgnn"):
+        seed_everything(0)
+        model = build(name, data, ModelConfig(dim=32, layers=2))
+        cfg = TrainConfig(epochs=10, lr=5e-3, batch_size=512, eval_every=5, patience=2,
+                          device="cpu", seed=0)  # fmt: skip
+        recall[name] = Trainer(model, data, cfg).fit().test["recall@20"]
     assert recall["mgnn"] > 1.1 * recall["pop"], recall

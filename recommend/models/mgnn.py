@@ -79,6 +79,10 @@ class MGNN(Recommender):
     recall), and placed above the other items in that order. Both stages train on each batch:
     ``BPR(recall) + BPR(ranking) + λ‖Θ‖²`` on the batch's ID embeddings.
 
+    Every step encodes every item (the ripple needs all of them), so with ``media_dir`` the
+    CNNs run over all media items per step: meant for catalogues of some thousands of videos;
+    beyond that, train on the descriptors the raw-media ingest stores (the dense-layer path).
+
     Args:
         data: training data (``train``, ``item_kg`` for the attribute nodes, ``item_features``
             for the precomputed multimodal features).
@@ -141,7 +145,6 @@ class MGNN(Recommender):
         media_dir = opts["media_dir"]
         if media is None and media_dir:
             media = load_item_media(str(media_dir), [str(k) for k in data.item_ids])
-        self.media = media
         self.modal_labels = sorted(data.item_features)
         if media is not None:
             if len(media.poster_items) or len(media.clip_items):
