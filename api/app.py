@@ -40,7 +40,7 @@ def load_service(settings: Settings, run: str | None) -> RecommenderService:
             names = gateway.call(lambda s: names_from_store(s, svc.graph.labels))
             if names:
                 svc.set_names(names)
-        except (GraphUnavailable, Exception) as e:  # names are cosmetic: ids will do
+        except Exception as e:  # names are cosmetic: ids will do
             log.warning("display names not read from the graph: %s", e)
         finally:
             gateway.close()

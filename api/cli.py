@@ -80,7 +80,16 @@ def serve(
     import uvicorn
 
     from api.app import RUN_ENV
+    from kg_store import StoreError, embedded
+    from kgrec.settings import get_settings
 
+    s = get_settings()
+    if not s.graph_uri:  # like every kgrec command: start (or reuse) the embedded store
+        try:
+            info = embedded.start(s.store_dir, timeout=s.startup_timeout)
+            err.print(f"embedded FalkorDB on 127.0.0.1:{info.port}", highlight=False)
+        except StoreError as e:  # the API still serves recommendations; /readyz says why not
+            err.print(f"[yellow]warning:[/] {e}", highlight=False)
     if run:
         os.environ[RUN_ENV] = run
     uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,

@@ -425,26 +425,35 @@ def _encoder_weights(
     return w, found
 
 
+def model_encoders(model: Any, data: RecData, g: PathGraph) -> list[tuple[Any, np.ndarray]]:
+    """The attentive encoders of a model, each with the map from its entity ids to ``g``'s
+    node ids (-1 for entities outside ``g``): MMKGAT's ``enc_u`` and ``enc_i``, KGAT's
+    ``encoder``; empty for other models. Attributes are read defensively (``getattr``)."""
+    n_users, n_items = data.n_users, data.n_items
+    out: list[tuple[Any, np.ndarray]] = []
+    enc_u, enc_i = getattr(model, "enc_u", None), getattr(model, "enc_i", None)
+    if enc_u is not None and enc_i is not None:  # mmkgat: G_u (users, user KG, items), G_i
+        ukg, ikg = data.user_kg, data.item_kg
+        out.append((enc_u, np.r_[_entity_map(ukg, USER, 0, g.offsets),
+                                 n_users + np.arange(n_items)]))  # fmt: skip
+        out.append((enc_i, np.r_[_entity_map(ikg, VIDEO, n_users, g.offsets),
+                                 np.arange(n_users)]))  # fmt: skip
+    elif getattr(model, "encoder", None) is not None:  # kgat: items, item-KG, then users
+        ikg = data.item_kg
+        emap = np.r_[_entity_map(ikg, VIDEO, n_users, g.offsets), np.arange(n_users)]
+        out.append((model.encoder, emap))
+    return out
+
+
 def attention_weights(g: PathGraph, model: Any, data: RecData) -> np.ndarray | None:
     """Per half-edge attention π of a KGAT or MMKGAT model, or None for other models.
 
     Edges outside the model's graphs get ``1 / degree``; an edge in several graphs gets the
     mean of its weights.
     """
-    n_users, n_items = data.n_users, data.n_items
     found: list[tuple[np.ndarray, np.ndarray]] = []
-    if hasattr(model, "enc_u") and hasattr(model, "enc_i"):  # mmkgat: G_u and G_i
-        ukg, ikg = data.user_kg, data.item_kg
-        emap_u = np.r_[_entity_map(ukg, USER, 0, g.offsets), n_users + np.arange(n_items)]
-        emap_i = np.r_[_entity_map(ikg, VIDEO, n_users, g.offsets), np.arange(n_users)]
-        for enc, emap in ((model.enc_u, emap_u), (model.enc_i, emap_i)):
-            r = _encoder_weights(g, enc, emap)
-            if r is not None:
-                found.append(r)
-    elif hasattr(model, "encoder"):  # kgat: items, item-KG entities, then users
-        ikg = data.item_kg
-        emap = np.r_[_entity_map(ikg, VIDEO, n_users, g.offsets), np.arange(n_users)]
-        r = _encoder_weights(g, model.encoder, emap)
+    for enc, emap in model_encoders(model, data, g):
+        r = _encoder_weights(g, enc, emap)
         if r is not None:
             found.append(r)
     if not found:

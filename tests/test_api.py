@@ -152,7 +152,7 @@ def test_schemathesis_finds_no_server_errors(app: FastAPI) -> None:
     for op in operations:
 
         @given(case=op.as_strategy())
-        @settings(max_examples=8, deadline=None, database=None,
+        @settings(max_examples=6, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         def check(case: schemathesis.Case) -> None:
             response = case.call()
