@@ -4,8 +4,11 @@ each answer checked against the frames; and the graph views the pages draw (no b
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +18,7 @@ from kg_ingest.synthetic import generate
 from kg_store import GraphStore, embedded, library
 from kg_store.falkordb_store import FalkorDBStore
 from kg_store.graph_data import GraphData, NodeSet, RelSet
+from tests.test_cli import KGREC, _env
 from ui.graph import GraphView, display_value, from_result, node_key
 
 MODALITY = {"Visual", "Acoustic", "Textual"}
@@ -234,3 +238,19 @@ def test_relset_helper_is_consistent(graph: GraphData) -> None:
     # the frame-side reference the tests above rely on: every relationship once
     assert len(_edges(graph)) == graph.rel_count()
     assert all(isinstance(r, RelSet) for r in graph.rels)
+
+
+def test_kgrec_ui_fails_in_one_line_when_the_store_does_not_answer(tmp_path: Path) -> None:
+    env = {**_env(tmp_path), "KGREC_GRAPH_URI": f"bolt://127.0.0.1:{_closed_port()}",
+           "KGREC_CONNECT_TIMEOUT": "1"}  # fmt: skip
+    proc = subprocess.run([KGREC, "ui", "--port", "1"], env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error:") and "127.0.0.1" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

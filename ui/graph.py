@@ -337,7 +337,12 @@ def draw(
         )
     edges = []
     captions = len(view.edges) <= EDGE_CAPTIONS or bool(on_path)
+    between: dict[frozenset[str], int] = {}
     for e in view.edges:
+        # several relationships between two nodes: bend all but the first apart
+        pair = frozenset((e.src, e.dst))
+        k = between[pair] = between.get(pair, -1) + 1
+        smooth = {"enabled": k > 0, "type": "curvedCW", "roundness": 0.2 * k}
         hot = (e.src, e.dst) in path_edges or (e.dst, e.src) in path_edges
         colour = HIGHLIGHT if hot else (MUTED if on_path else edge_colour(e.type))
         edges.append(
@@ -348,6 +353,7 @@ def draw(
                 title=e.type,
                 color=colour,
                 width=4 if hot else 1.5,
+                smooth=smooth,
                 font={"size": 10, "color": "#555555", "strokeWidth": 0},
             )
         )
