@@ -62,8 +62,8 @@ def _relations(given: list[str] | None) -> list[str] | None:
     """``--relations A,B --relations C`` -> ``[A, B, C]``; nothing given -> all types."""
     if not given:
         return None
-    names = [n.strip() for item in given for n in item.split(",") if n.strip()]
-    return names or None
+    names = {n.strip() for item in given for n in item.split(",") if n.strip()}
+    return sorted(names) or None
 
 
 def embed(

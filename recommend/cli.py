@@ -137,6 +137,14 @@ def train(
     resume: Annotated[
         str | None, typer.Option(help="Continue an interrupted run (path, name or 'latest').")
     ] = None,
+    init_from: Annotated[
+        str | None,
+        typer.Option(
+            "--init-from",
+            help="Start kgat/mmkgat's entity embeddings from a "
+            "`kgrec embed` run (path, name, prefix or 'latest').",
+        ),
+    ] = None,  # fmt: skip
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the final test metrics as one JSON object.")
     ] = False,
@@ -148,6 +156,14 @@ def train(
 
     s = get_settings()
     with _errors():
+        init = None
+        if init_from:
+            from embed.runs import embeddings_dir
+            from embed.runs import find_run as find_embed_run
+
+            if resume:
+                raise _fail("--init-from starts a new run: it cannot be used with --resume")
+            embed_run = find_embed_run(init_from, embeddings_dir(s.home))
         if resume:
             run = find_run(resume, s.runs_dir)
             err.print(f"resuming {run.path}", highlight=False)
@@ -182,6 +198,11 @@ def train(
                             rating_kinds=rs.rating_kinds)  # fmt: skip
             del export
             err.print(f"run {run.path}", highlight=False)
+            if init_from:
+                from recommend.init_from import initializer
+
+                init = initializer(embed_run.path, run)
+                err.print(f"entity embeddings from {embed_run.path}", highlight=False)
         total = int(run.config["train_config"]["epochs"])
         with _progress() as bar:
             task = bar.add_task(f"train {run.config['model']}", total=total)
@@ -195,7 +216,8 @@ def train(
             overrides: dict[str, Any] = {"device": device}
             if threads:
                 overrides["threads"] = threads
-            res = train_run(run, resume=bool(resume), on_epoch=on_epoch, overrides=overrides)
+            res = train_run(run, resume=bool(resume), on_epoch=on_epoch, overrides=overrides,
+                            init=init)  # fmt: skip
     _report(res, run.name, as_json)
 
 

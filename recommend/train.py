@@ -442,18 +442,24 @@ def train_run(
     progress: Progress | None = None,
     on_epoch: EpochCallback | None = None,
     overrides: dict[str, Any] | None = None,
+    init: Callable[[Recommender, RecData], None] | None = None,
 ) -> FitResult:
     """Train (or resume) a run created by :func:`start_run`, from its cached export only.
 
     Args:
         overrides: TrainConfig fields to change for this invocation (e.g. ``device``,
             ``threads``) without touching the run's saved configuration.
+        init: called on the freshly built model before a new run trains (not on resume), e.g.
+            :func:`recommend.init_from.initializer` to start from KG embeddings.
     """
     cfg = run.config
     tcfg = TrainConfig(**{**cfg["train_config"], **(overrides or {})})
     data = run.data()
     seed_everything(tcfg.seed)
     model = build(cfg["model"], data, run.model_config())
+    if init is not None and not resume:
+        init(model, data)
+        model.refresh()
     trainer = Trainer(model, data, tcfg, run.path, progress=progress, on_epoch=on_epoch)
     return trainer.fit(resume=resume)
 
