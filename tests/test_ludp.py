@@ -274,3 +274,12 @@ def test_learns_on_synthetic_graph_beats_pop() -> None:
         res[name] = Trainer(model, data, cfg).fit().test
     assert res["ludp"]["recall@20"] > 1.15 * res["pop"]["recall@20"], res
     assert res["ludp"]["ndcg@20"] > res["pop"]["ndcg@20"], res
+
+
+def test_layer_comb_mean_divides_the_sum() -> None:
+    data = tiny_data()
+    torch.manual_seed(0)
+    summed = build("ludp", data, ModelConfig(dim=4, layers=2))
+    mean = build("ludp", data, ModelConfig(dim=4, layers=2, extra={"layer_comb": "mean"}))
+    mean.emb.weight.data.copy_(summed.emb.weight.data)  # type: ignore[union-attr]
+    torch.testing.assert_close(mean.collaborative() * 3, summed.collaborative())  # type: ignore[operator]

@@ -4,7 +4,7 @@ aggregation and attention over a user's interactions (paper 003), and the paper'
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -218,9 +218,14 @@ class GCFA(Recommender):
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
         propagate() -> (``[n_users, dim]``, ``[n_items, dim]``).
+    Training defaults (:attr:`defaults`): ``rating_kinds`` (one level per rating value),
+    batches of 8192 pairs, Adam lr 5e-3.
     """
 
     name = "gcfa"
+    # the paper's rating levels are RATED_1..RATED_5; every batch recomputes all users and
+    # items (one pass over all interactions), so large batches: 17 s -> ~4 s per ML-100K epoch
+    defaults: ClassVar[dict[str, Any]] = {"rating_kinds": True, "batch_size": 8192, "lr": 5e-3}
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)

@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "user_pref": True,
     # size d'_m of the transformed modality features (eq 10; default: dim)
     "pref_dim": None,
+    # combination of the user-item layers (eq 2): "sum" (the paper) or "mean" (LightGCN's)
+    "layer_comb": "sum",
 }
 
 
@@ -99,7 +101,8 @@ class LUDP(Recommender):
             ``knn_norm`` (default: ``"paper"``; ``"sym"``), ``fusion`` (default:
             ``"attention"``; ``"sum"``, ``"concat"``), ``modalities`` (default: all labels),
             ``item_graph`` / ``user_pref`` (default: True; False for the ablations),
-            ``pref_dim`` (default: ``dim``).
+            ``pref_dim`` (default: ``dim``), ``layer_comb`` (default: ``"sum"``, eq 2;
+            ``"mean"`` as LightGCN).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
@@ -122,6 +125,9 @@ class LUDP(Recommender):
         self.fusion = str(opts["fusion"])
         self.use_item_graph = bool(opts["item_graph"])
         self.use_user_pref = bool(opts["user_pref"])
+        self.layer_comb = str(opts["layer_comb"])
+        if self.layer_comb not in ("sum", "mean"):
+            raise ValueError(f"ludp: unknown layer_comb {self.layer_comb!r} (sum, mean)")
         if self.fusion not in ("attention", "sum", "concat"):
             raise ValueError(f"ludp: unknown fusion {self.fusion!r} (attention, sum, concat)")
         if self.knn_norm not in ("paper", "sym"):
@@ -214,7 +220,7 @@ class LUDP(Recommender):
         for _ in range(self.config.layers):
             x = spmm(self.adj, self.adj, x)
             acc = acc + x
-        return acc
+        return acc if self.layer_comb == "sum" else acc / (self.config.layers + 1)
 
     def item_modal_states(self) -> Tensor:
         """``h^m`` of every modality (eq 5). Shapes: ``[M, n_items, dim]``."""
