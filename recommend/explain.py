@@ -599,9 +599,13 @@ def _by_end(walks: Walks, beam: int) -> Walks:
     return Walks(walks.nodes[keep], walks.half[keep], walks.score[keep])
 
 
-def _join(fwd: Walks, bwd: Walks) -> Walks:
+def _join(fwd: Walks, bwd: Walks, limit: int | None = None) -> Walks:
     """Paths: a walk of ``fwd`` (sorted by end node, :func:`_by_end`) then a walk of ``bwd``
-    reversed, met at their common end node; simple paths only."""
+    reversed, met at their common end node; simple paths only.
+
+    With ``limit``, only the best candidates are materialised (enough for the ``limit`` best
+    simple paths; all of them when too few of those turn out simple).
+    """
     length = fwd.half.shape[1] + bwd.half.shape[1]
     if not len(fwd) or not len(bwd):
         return _empty(length)
@@ -613,15 +617,28 @@ def _join(fwd: Walks, bwd: Walks) -> Walks:
         return _empty(length)
     bi = np.repeat(np.arange(len(bwd)), cnt)
     fi = np.repeat(lo, cnt) + (np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    score = fwd.score[fi] * bwd.score[bi]
+    if limit is not None and total > 4 * limit:
+        best = np.argpartition(-score, 4 * limit - 1)[: 4 * limit]
+        found = _materialise(fwd, bwd, fi[best], bi[best], score[best])
+        if len(found) >= limit:
+            return found
+    return _materialise(fwd, bwd, fi, bi, score)
+
+
+def _materialise(
+    fwd: Walks, bwd: Walks, fi: np.ndarray, bi: np.ndarray, score: np.ndarray
+) -> Walks:
+    """The joined paths of forward walks ``fi`` and backward walks ``bi``, simple ones only."""
+    length = fwd.half.shape[1] + bwd.half.shape[1]
     bn = bwd.nodes[bi][:, ::-1][:, 1:]  # the item's walk reversed, meeting node dropped
     nodes = np.concatenate([fwd.nodes[fi], bn], 1)
-    half = np.concatenate([fwd.half[fi], (bwd.half[bi] ^ 1)[:, ::-1]], 1)
-    score = fwd.score[fi] * bwd.score[bi]
-    simple = np.ones(total, bool)
+    simple = np.ones(len(fi), bool)
     for a in range(length + 1):
         for c in range(a + 1, length + 1):
             simple &= nodes[:, a] != nodes[:, c]
-    return Walks(nodes[simple], half[simple], score[simple])
+    half = np.concatenate([fwd.half[fi[simple]], (bwd.half[bi[simple]] ^ 1)[:, ::-1]], 1)
+    return Walks(nodes[simple], half, score[simple])
 
 
 @dataclass
@@ -652,24 +669,30 @@ class PathSearch:
             w = _expand(self.g, w, self.fanout, reverse=False)
             self._fwd.append(_by_end(w, self.beam))
 
-    def paths(self, item: int, length: int) -> Walks:
-        """The paths of exactly ``length`` edges to ``item`` (``item``: a node id)."""
+    def _backward(self, item: int, steps: int) -> list[Walks]:
+        """Walks of 0..``steps`` steps from the item (two-step ones beamed per end node)."""
+        out = [Walks.start(item)]
+        for step in range(steps):
+            w = _expand(self.g, out[-1], self.fanout, reverse=True)
+            out.append(_by_end(w, self.beam) if step else w)
+        return out
+
+    def paths(self, item: int, length: int, limit: int | None = None) -> Walks:
+        """The paths of exactly ``length`` edges to ``item`` (``item``: a node id); with
+        ``limit``, at least the ``limit`` best of them (fewer only when there are fewer)."""
         if not 1 <= length <= self.max_len:
             raise ValueError(f"length must be 1 to {self.max_len}, got {length}")
         a = (length + 1) // 2
-        bwd = Walks.start(item)
-        for step in range(length - a):
-            bwd = _expand(self.g, bwd, self.fanout, reverse=True)
-            if step or length - a > 1:  # a walk of two steps: keep the best per meeting node
-                bwd = _by_end(bwd, self.beam)
-        return _join(self._fwd[a], bwd)
+        return _join(self._fwd[a], self._backward(item, length - a)[-1], limit)
 
     def top(self, item: int, n: int = 3) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """The ``n`` best paths to ``item``: (nodes, half-edges, score), best first (ties:
         shorter first)."""
+        bwd = self._backward(item, self.max_len // 2)
         found: list[tuple[float, int, np.ndarray, np.ndarray]] = []
         for length in range(1, self.max_len + 1):
-            w = self.paths(item, length)
+            a = (length + 1) // 2
+            w = _join(self._fwd[a], bwd[length - a], n)
             if not len(w):
                 continue
             idx = np.argpartition(-w.score, n - 1)[:n] if len(w) > n else np.arange(len(w))

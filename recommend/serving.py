@@ -20,7 +20,6 @@ arguments and the shape of its answer are stable::
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -120,7 +119,6 @@ class RecommenderService:
         )
         del model, export
         self.load_seconds = time.perf_counter() - t0
-        self._lock = threading.Lock()
 
     # -- construction -----------------------------------------------------------------------
     @classmethod

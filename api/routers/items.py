@@ -39,7 +39,8 @@ def item(
 
     def read(store: GraphStore) -> list[dict[str, Any]]:
         st = store.statement("api/item")
-        return store._timed_read(st.render(), st.bind({"item_id": item_id}), 1, 10.0).records()
+        res = store.read_only(st.render(), st.bind({"item_id": item_id}), max_rows=1, timeout=10.0)
+        return res.records()
 
     rows = graph.call(read)
     if not rows or rows[0].get("properties") is None:
