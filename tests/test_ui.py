@@ -160,8 +160,19 @@ def test_every_page_loads_and_shows_its_data(server: tuple[str, dict[str, Any]],
     _open(page, f"{url}/explore", "relationship types:")
     _graph_drawn(page)
     caption = page.get_by_text("relationship types:").first.inner_text()
-    m = re.search(r"(\d+) nodes, (\d+) relationships around User:(\S+)", caption)
+    m = re.search(r"(\d+) nodes, (\d+) relationships around User:(\S+) \(", caption)
     assert m and int(m.group(1)) > 1 and int(m.group(2)) >= int(m.group(1)) - 1, caption
+    # inspect one of the user's videos, then expand it: its neighbourhood joins the graph
+    page.get_by_label("node", exact=True).click()
+    page.get_by_role("option", name=re.compile(r"^Video · ")).first.click()
+    # the inspector shows the video
+    page.get_by_text(re.compile(r"^Video\s+v\d+\s+· degree \d+")).first.wait_for()
+    page.get_by_role("button", name="Expand").click()
+    grown = page.get_by_text(re.compile(r"around User:\S+, Video:\S+ \(")).first
+    grown.wait_for()
+    n = re.search(r"(\d+) nodes", grown.inner_text())
+    assert n and int(n.group(1)) > int(m.group(1)), grown.inner_text()
+    _graph_drawn(page)
     _no_exception(page, "explore")
 
     _open(page, f"{url}/recommend", "the chosen one in red")

@@ -307,7 +307,6 @@ def draw(
     view: GraphView,
     *,
     height: int = 520,
-    width: int = 1000,
     highlight: Sequence[str] = (),
     centre: Sequence[str] = (),
     physics: bool = True,
@@ -322,12 +321,10 @@ def draw(
     for n in view.nodes.values():
         colour, shape = style(n.label)
         muted = bool(on_path) and n.key not in on_path
-        tip = f"{n.label} {n.id}" + (f"\n{n.name}" if n.name and n.name != n.id else "")
         nodes.append(
             Node(
                 id=n.key,
                 label=n.caption,
-                title=tip,
                 color=MUTED if muted else colour,
                 shape=shape,
                 size=22 if n.key in centre or n.key in on_path else 14,
@@ -358,7 +355,6 @@ def draw(
             )
         )
     config = Config(
-        width=width,
         height=height,
         directed=True,
         physics=physics,
@@ -366,5 +362,9 @@ def draw(
         nodeHighlightBehavior=True,
         highlightColor=HIGHLIGHT,
     )
+    config.width = "100%"  # fill the column (Config itself only takes pixels)
+    for node in nodes:
+        # the component opens a node's title as a URL on double-click: no titles on nodes
+        node.title = None
     clicked = agraph(nodes=nodes, edges=edges, config=config)
     return str(clicked) if clicked else None

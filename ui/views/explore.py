@@ -82,7 +82,7 @@ def render() -> None:
 
     left, right = st.columns([3, 1.2])
     with left:
-        clicked = draw(view, centre=state["explore_centres"], height=560, width=900)
+        clicked = draw(view, centre=state["explore_centres"], height=560)
         if clicked and clicked != state["explore_clicked"]:
             state["explore_clicked"] = clicked
             state["explore_selected"] = clicked

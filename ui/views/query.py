@@ -142,7 +142,7 @@ def _answer(title: str, res: QueryResult) -> None:
     view = from_result(res.columns, res.rows)
     if view:
         st.subheader("As a graph")
-        draw(view, height=520, width=900)
+        draw(view, height=520)
         st.markdown(legend_html(view.labels(), view.types()), unsafe_allow_html=True)
         st.caption(
             f"{len(view.nodes)} nodes, {len(view.edges)} relationships; "

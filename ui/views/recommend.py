@@ -162,7 +162,7 @@ def _explanation(items: list[dict[str, Any]]) -> None:
         if j == pick:
             chosen = keys
     st.info(reasons[pick]["text"])
-    draw(view, highlight=chosen, centre=chosen[:1] + chosen[-1:], height=420, width=900)
+    draw(view, highlight=chosen, centre=chosen[:1] + chosen[-1:], height=420)
     st.markdown(legend_html(view.labels()), unsafe_allow_html=True)
     st.caption(
         f"{len(reasons)} path(s) from the user to {item.get('name', item['item'])}; "
