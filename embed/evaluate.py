@@ -61,6 +61,8 @@ def rank_triples(
 ) -> np.ndarray:
     """Filtered realistic ranks, ``[2, N]`` (row 0: tail prediction, row 1: head prediction)."""
     dev = model.ent.weight.device
+    # a [batch, n_entities] distance matrix: keep it near 2**24 floats on large graphs
+    batch_size = max(1, min(batch_size, 2**24 // max(model.n_entities, 1)))
     out = np.zeros((2, len(triples)), np.float64)
     was_training = model.training
     model.eval()

@@ -53,6 +53,13 @@ def _write_json(path: Path, obj: Any) -> None:
     tmp.replace(path)
 
 
+def _save(state: dict[str, Any], path: Path) -> None:
+    """Checkpoint atomically: a run killed while saving keeps its previous checkpoint."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
 @dataclass
 class EmbedRun:
     """One embedding run directory."""
@@ -209,11 +216,11 @@ def train_run(
         with metrics_path.open("a") as f:
             f.write(json.dumps(rec) + "\n")
         if trainer.epoch % tcfg.checkpoint_every == 0 or trainer.epoch == tcfg.epochs:
-            torch.save(trainer.state(), run.path / LAST)
+            _save(trainer.state(), run.path / LAST)
         if on_epoch:
             on_epoch(rec)
     if not (run.path / LAST).is_file():
-        torch.save(trainer.state(), run.path / LAST)
+        _save(trainer.state(), run.path / LAST)
     t0 = time.perf_counter()
     metrics = evaluate(model, test, known) if len(test) else {}
     result = {

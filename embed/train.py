@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from embed.base import LOSSES, KGEModel, loss_fn
-from embed.sampling import NegativeSampler
+from embed.sampling import SAMPLERS, NegativeSampler
 
 
 @dataclass
@@ -55,6 +55,10 @@ class TrainConfig:
     def check(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; available: {', '.join(LOSSES)}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(
+                f"unknown negative sampler {self.sampler!r}; available: {', '.join(SAMPLERS)}"
+            )
         for name in ("epochs", "batch_size", "n_neg"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
