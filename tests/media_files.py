@@ -43,7 +43,9 @@ def write_tone(
     return path
 
 
-def square_frames(n: int = 6, size: int = 16, rgb: tuple[int, int, int] = (255, 255, 255)):  # type: ignore[no-untyped-def]
+def square_frames(
+    n: int = 6, size: int = 16, rgb: tuple[int, int, int] = (255, 255, 255)
+) -> np.ndarray:
     """``n`` frames ``[n, size, size, 3]`` uint8 of a 4-pixel square moving right on black."""
     frames = np.zeros((n, size, size, 3), np.uint8)
     for k in range(n):

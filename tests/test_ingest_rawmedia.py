@@ -20,6 +20,7 @@ from kg_ingest import rawmedia
 from kg_ingest.errors import IngestError
 from kg_ingest.rawmedia import load_rawmedia
 from kg_store.falkordb_store import FalkorDBStore
+from kg_store.graph_data import GraphData
 from tests.media_files import square_frames, write_clip, write_dataset, write_poster, write_tone
 
 
@@ -33,7 +34,7 @@ def root(tmp_path: Path) -> Path:
     return write_dataset(tmp_path / "raw")
 
 
-def frame(g, label: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def frame(g: GraphData, label: str) -> pd.DataFrame:
     return next(n.frame for n in g.nodes if n.label == label).set_index("id")
 
 
