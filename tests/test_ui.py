@@ -1,6 +1,7 @@
-"""The dashboard in a real headless Chromium: ``kgrec ui`` serves a small synthetic graph and a
-tiny trained run; every page loads without an exception, a library query returns rows, free
-Cypher that writes is refused in plain words, and a user's recommendations and their path graph
+"""The dashboard in a real headless Chromium: ``kgrec ui`` serves a small synthetic graph with a
+tiny trained run and TransE embeddings; every page loads without an exception and shows its
+data, a node is inspected and expanded, a library query returns rows, free Cypher is drawn as a
+graph and a write is refused in plain words, and a user's recommendations and their path graph
 render. A screenshot of each page is saved under ``tests/artifacts/ui`` (or
 ``$KGREC_UI_ARTIFACTS``).
 
@@ -64,10 +65,13 @@ def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 60) ->
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
-    """``kgrec ui`` on a synthetic graph with one tiny BPR-MF run: (base URL, graph stats)."""
+    """``kgrec ui`` on a synthetic graph with one tiny BPR-MF run and TransE embeddings written
+    back: (base URL, graph stats)."""
     home = tmp_path_factory.mktemp("kgrec-ui")
     kgrec(home, "ingest", "synthetic", "--users", "60", "--videos", "40", "--seed", "1")
     kgrec(home, "train", "--model", "bprmf", "--epochs", "2", "--seed", "1", "--threads", "1",
+          "--json")  # fmt: skip
+    kgrec(home, "embed", "--model", "transe", "--dim", "16", "--epochs", "2", "--threads", "1",
           "--json")  # fmt: skip
     graph = generate(60, 40, seed=1).merged()  # what the ingest wrote
     stats = {"nodes": sum(len(n.frame) for n in graph.nodes),
@@ -189,7 +193,9 @@ def test_every_page_loads_and_shows_its_data(server: tuple[str, dict[str, Any]],
     assert "bprmf" in runs or page.get_by_text("1 run(s) in").count() == 1
     _no_exception(page, "models")
 
-    _open(page, f"{url}/similar", "No TransR embeddings")
+    _open(page, f"{url}/similar", "entities nearest to Video")
+    nearest = page.get_by_text(re.compile(r"the \d+ Video entities nearest")).first.inner_text()
+    assert re.match(r"the 10 Video entities nearest to Video v\d+", nearest), nearest
     _no_exception(page, "similar")
     print(f"screenshots in {ARTIFACTS}")
 

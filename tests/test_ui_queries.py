@@ -171,7 +171,7 @@ def test_embedding_counts(lib: GraphStore, falkordb_server: embedded.ServerInfo)
         store.load(GraphData(nodes=[NodeSet("Genre", frame),
                                     NodeSet("Video", pd.DataFrame({"id": ["v"]}))]))  # fmt: skip
         rows = store.query("ui/embedding_counts").records()
-        assert rows == [{"label": "Genre", "nodes": 2, "dim": 2}]
+        assert rows == [{"label": "Genre", "nodes": 2}]
     finally:
         store.clear()
         store.close()

@@ -13,7 +13,7 @@ from ui import data
 from ui.graph import node_key
 
 QUERY = "similar_entities"
-TRANSR = "TransR embeddings in the graph"
+TRANSR = "knowledge-graph embeddings (TransR/TransE) in the graph"
 RUN = "a recommendation run's vectors"
 NO_EMBEDDINGS = (
     "No TransR embeddings in this graph yet. Train and write them back first: "
@@ -82,6 +82,7 @@ def _by_embeddings(label: str, entity: str, k: int, labels: list[str]) -> None:
     if not res.rows:
         st.info(f"{label} {entity} has no embedding: {NO_EMBEDDINGS}")
         return
+    st.caption(f"the {len(res.rows)} {target} entities nearest to {label} {entity}")
     st.dataframe(pd.DataFrame(res.rows, columns=res.columns), hide_index=True, width="stretch")
 
 
