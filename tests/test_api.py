@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from kg_store import embedded
+from kgrec.settings import Settings
 from recommend.serving import RecommenderService
 from tests.serving_run import ServedRun, served_run, stop_all
 
@@ -162,3 +164,13 @@ def test_schemathesis_finds_no_server_errors(app: FastAPI) -> None:
 
         check()
     assert failures == []
+
+
+def test_no_run_is_503_for_the_model_only(tmp_path: Path) -> None:
+    empty = Settings(home=tmp_path)  # no runs there, no store either
+    with TestClient(create_app(settings=empty)) as c:
+        r = c.get("/users/u0/recommendations")
+        assert r.status_code == 503 and "no runs in" in r.json()["detail"]
+        assert c.get("/readyz").status_code == 503
+        assert c.get("/livez").status_code == 200
+        assert c.get("/runs").json() == {"served": None, "data": [], "count": 0}
