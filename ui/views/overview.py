@@ -94,5 +94,5 @@ def _bars(df: pd.DataFrame, key: str, value: str) -> alt.Chart:
             y=alt.Y(f"{key}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
             tooltip=[key, value],
         )
-        .properties(height=max(120, 24 * len(df)))
+        .properties(height=alt.Step(22))
     )
