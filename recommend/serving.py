@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from kg_ingest.model import RATED, USER, VIDEO
 from recommend.data import Split, build_recdata, load_export
@@ -77,6 +78,8 @@ class RecommenderService:
         names: display names (default: the run's ``names.json``, else ids).
         max_len: default longest explanation path (default: 3; at most 4).
         sim_k: nearest videos per modality for similarity edges (default: 5).
+        threads: torch CPU threads while loading (default: 1: the model's many small kernels
+            ran 4-6x slower with 2 threads on a busy 2-core machine; None keeps torch's).
     """
 
     def __init__(
@@ -85,7 +88,17 @@ class RecommenderService:
         names: Names | None = None,
         max_len: int = 3,
         sim_k: int = 5,
+        threads: int | None = 1,
     ) -> None:
+        before = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            self._load(run, names, max_len, sim_k)
+        finally:
+            torch.set_num_threads(before)
+
+    def _load(self, run: Run, names: Names | None, max_len: int, sim_k: int) -> None:
         t0 = time.perf_counter()
         self.run = run
         cfg = run.config
