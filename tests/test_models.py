@@ -287,6 +287,33 @@ class TestMMKGAT(ModelCase):
         proj = model.modal["m0"]  # type: ignore[index]
         torch.testing.assert_close(ego[torch.as_tensor(ids)], proj(torch.as_tensor(feats)))
 
+    def test_degree_norm_turns_uniform_attention_into_symmetric_weights(
+        self, data: RecData
+    ) -> None:
+        model = build(self.name, data, ModelConfig(dim=8, layers=1, extra={"degree_norm": True}))
+        enc = model.enc_i  # type: ignore[attr-defined]
+        with torch.no_grad():  # zero relation space: every logit 0, π = 1 / deg(head)
+            enc.transr.W.zero_()
+            enc.transr.rel.zero_()
+        model.refresh()
+        h, _, t = enc.edges
+        deg = torch.bincount(h, minlength=enc.n_entities).double()
+        dense = enc.adj.to_dense().double()
+        # one edge per (head, tail) pair here, so each entry is that edge's weight
+        torch.testing.assert_close(dense[h, t], 1.0 / (deg[h] * deg[t]).sqrt(), rtol=1e-5, atol=0)
+        torch.testing.assert_close(enc.att.double(), 1.0 / deg[h], rtol=1e-5, atol=0)
+
+    def test_final_regularisation_penalises_fused_vectors(self, data: RecData) -> None:
+        torch.manual_seed(0)
+        cfg = ModelConfig(dim=8, layers=1, dropout=0.0, l2=1.0, extra={"reg": "final"})
+        model = build(self.name, data, cfg)
+        users, pos, neg = torch.tensor([0, 1]), torch.tensor([2, 3]), torch.tensor([4, 5])
+        uv, iv = model.propagate()  # type: ignore[operator]
+        s_pos, s_neg = (uv[users] * iv[pos]).sum(1), (uv[users] * iv[neg]).sum(1)
+        reg = (uv[users].pow(2).sum() + iv[pos].pow(2).sum() + iv[neg].pow(2).sum()) / 4
+        expected = torch.nn.functional.softplus(s_neg - s_pos).mean() + reg
+        torch.testing.assert_close(model.cf_loss(users, pos, neg), expected)
+
 
 class OneThread:
     """Mixin: models of many small ops train several times faster on one thread of the busy

@@ -299,6 +299,8 @@ class CKGEncoder(nn.Module):
         dim: entity size, kept by every layer.
         layers: number of propagation layers (default: 3).
         dropout: message dropout after each aggregation (default: 0.1).
+        degree_norm: scale each edge's attention by ``sqrt(deg(h) / deg(t))`` (default:
+            False, the papers' row-stochastic π).
 
     Shapes:
         forward(ego): ``[N, dim]`` -> ``[layers + 1, N, dim]`` (layer 0 is ``ego``).
@@ -307,10 +309,24 @@ class CKGEncoder(nn.Module):
     edges: Tensor
     triples: Tensor
 
-    def __init__(self, graph: CollabGraph, dim: int, layers: int = 3, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        graph: CollabGraph,
+        dim: int,
+        layers: int = 3,
+        dropout: float = 0.1,
+        degree_norm: bool = False,
+    ) -> None:
         super().__init__()
         self.n_entities = graph.n_entities
         self.register_buffer("edges", graph.edges)
+        # with degree_norm an edge's weight is π(h, r, t) · sqrt(deg h / deg t): uniform
+        # attention then gives GCN's symmetric 1 / sqrt(deg h · deg t), so a popular tail
+        # speaks less loudly to each of its many heads
+        h, _, t = graph.edges
+        deg = torch.bincount(h, minlength=graph.n_entities).float().clamp(min=1)
+        scale = (deg[h] / deg[t]).sqrt() if degree_norm else torch.ones(h.numel())
+        self.register_buffer("edge_scale", scale, persistent=False)
         self.register_buffer("triples", graph.triples)
         self.transr = TransR(graph.n_relations, dim)
         self.aggs = nn.ModuleList(BiInteraction(dim, dim, dropout) for _ in range(layers))
@@ -324,7 +340,7 @@ class CKGEncoder(nn.Module):
     def refresh(self, ego: Tensor) -> None:
         """Recompute π for every edge from ``ego`` and rebuild the sparse matrices."""
         self.att = self.transr.attention(ego, self.edges, self.n_entities)
-        self.set_weights(self.att)
+        self.set_weights(self.att * self.edge_scale)
 
     @torch.no_grad()
     def set_weights(self, weights: Tensor) -> None:

@@ -24,6 +24,11 @@ DEFAULTS: dict[str, object] = {
     "fusion": "attention",
     # L2-normalise each propagated layer's state before fusion (KGAT's reference code does)
     "normalize": False,
+    # what λ‖Θ‖² penalises: "ego", the layer-0 rows a batch touches, or "final", the batch's
+    # fused user and item vectors (KGAT's reference code), which also reins in the transforms
+    "reg": "ego",
+    # scale attention by sqrt(deg h / deg t) (GCN's symmetric normalisation under uniform π)
+    "degree_norm": False,
 }
 
 
@@ -87,9 +92,13 @@ class MMKGAT(Recommender):
         opts = {**DEFAULTS, **config.extra}
         self.fusion = str(opts["fusion"])
         self.normalize = bool(opts["normalize"])
+        self.reg = str(opts["reg"])
+        if self.reg not in ("ego", "final"):
+            raise ValueError(f"mmkgat: unknown reg {self.reg!r}; 'ego' or 'final'")
         if self.fusion not in ("attention", "mean", "concat"):
             raise ValueError(f"mmkgat: unknown fusion {self.fusion!r}")
         dim, n_kinds = config.dim, len(data.kind_names)
+        deg_norm = bool(opts["degree_norm"])
         inter = np.asarray(data.train_kinds_all, dtype=np.int64)
 
         parts, n_ent_u, n_rel_u = _side_graph(
@@ -97,14 +106,14 @@ class MMKGAT(Recommender):
         )
         self.item_offset_u = data.user_kg.n_entities  # items in G_u
         self.enc_u = CKGEncoder(
-            collab_graph(parts, n_ent_u, n_rel_u), dim, config.layers, config.dropout
+            collab_graph(parts, n_ent_u, n_rel_u), dim, config.layers, config.dropout, deg_norm
         )
         parts, n_ent_i, n_rel_i = _side_graph(
             data.item_kg, self.n_items, self.n_users, inter, 1, n_kinds
         )
         self.user_offset_i = data.item_kg.n_entities  # users in G_i
         self.enc_i = CKGEncoder(
-            collab_graph(parts, n_ent_i, n_rel_i), dim, config.layers, config.dropout
+            collab_graph(parts, n_ent_i, n_rel_i), dim, config.layers, config.dropout, deg_norm
         )
 
         self.emb_u = nn.Embedding(n_ent_u, dim)
@@ -169,16 +178,18 @@ class MMKGAT(Recommender):
         u, p, n = uv[users], iv[pos], iv[neg]
         s_pos = (u * p).sum(-1)
         s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
-        # λ‖Θ‖² on the layer-0 rows this batch touches, both graphs
-        eu, ei = self.emb_u.weight, self.emb_i.weight
-        reg = (
-            eu[users].pow(2).sum()
-            + ei[users + self.user_offset_i].pow(2).sum()
-            + eu[pos + self.item_offset_u].pow(2).sum()
-            + ei[pos].pow(2).sum()
-            + eu[neg + self.item_offset_u].pow(2).sum()
-            + ei[neg].pow(2).sum()
-        )
+        if self.reg == "final":
+            reg = u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()
+        else:  # λ‖Θ‖² on the layer-0 rows this batch touches, both graphs
+            eu, ei = self.emb_u.weight, self.emb_i.weight
+            reg = (
+                eu[users].pow(2).sum()
+                + ei[users + self.user_offset_i].pow(2).sum()
+                + eu[pos + self.item_offset_u].pow(2).sum()
+                + ei[pos].pow(2).sum()
+                + eu[neg + self.item_offset_u].pow(2).sum()
+                + ei[neg].pow(2).sum()
+            )
         return bpr_loss(s_pos, s_neg) + self.config.l2 * reg / (2 * users.numel())
 
     # --- KG ----------------------------------------------------------------------------------
