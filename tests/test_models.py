@@ -303,6 +303,18 @@ class TestMMKGAT(ModelCase):
         torch.testing.assert_close(dense[h, t], 1.0 / (deg[h] * deg[t]).sqrt(), rtol=1e-5, atol=0)
         torch.testing.assert_close(enc.att.double(), 1.0 / deg[h], rtol=1e-5, atol=0)
 
+    def test_linear_aggregator_is_plain_weighted_propagation(self, data: RecData) -> None:
+        cfg = ModelConfig(dim=8, layers=2, dropout=0.0, extra={"aggregator": "linear"})
+        model = build(self.name, data, cfg)
+        enc = model.enc_u  # type: ignore[attr-defined]
+        ego = model.ego_u()  # type: ignore[operator]
+        states = enc(ego, False)
+        adj = enc.adj.to_dense()
+        torch.testing.assert_close(states[1], adj @ ego)
+        torch.testing.assert_close(states[2], adj @ (adj @ ego))
+        with pytest.raises(ValueError, match="unknown aggregator"):
+            build(self.name, data, ModelConfig(dim=8, extra={"aggregator": "max"}))
+
     def test_final_regularisation_penalises_fused_vectors(self, data: RecData) -> None:
         torch.manual_seed(0)
         cfg = ModelConfig(dim=8, layers=1, dropout=0.0, l2=1.0, extra={"reg": "final"})

@@ -256,6 +256,28 @@ class BiInteraction(nn.Module):
         return self.dropout(out)
 
 
+class LinearAggregator(nn.Module):
+    """``f = e_N``: the neighbourhood alone, no transform, no self term (LightGCN's layer).
+
+    The alternative to :class:`BiInteraction` for small, dense interaction graphs, where the
+    transforms and the self term let a model memorise its training pairs.
+
+    Args:
+        dropout: message dropout (default: 0.1).
+    """
+
+    def __init__(self, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, ego: Tensor, side: Tensor) -> Tensor:
+        """Shapes: ego, side: ``[N, dim]`` -> ``[N, dim]``."""
+        return self.dropout(side)
+
+
+AGGREGATORS = ("bi", "linear")
+
+
 class LayerAttention(nn.Module):
     """Attention over the layer outputs of a node (the paper's fusion of multi-layer states,
     Sec. 1 and 3.4), so the shallow structure of early layers takes part in the prediction.
@@ -301,6 +323,8 @@ class CKGEncoder(nn.Module):
         dropout: message dropout after each aggregation (default: 0.1).
         degree_norm: scale each edge's attention by ``sqrt(deg(h) / deg(t))`` (default:
             False, the papers' row-stochastic π).
+        aggregator: ``"bi"`` (:class:`BiInteraction`, the papers') or ``"linear"``
+            (:class:`LinearAggregator`) (default: ``"bi"``).
 
     Shapes:
         forward(ego): ``[N, dim]`` -> ``[layers + 1, N, dim]`` (layer 0 is ``ego``).
@@ -308,6 +332,7 @@ class CKGEncoder(nn.Module):
 
     edges: Tensor
     triples: Tensor
+    edge_scale: Tensor
 
     def __init__(
         self,
@@ -316,6 +341,7 @@ class CKGEncoder(nn.Module):
         layers: int = 3,
         dropout: float = 0.1,
         degree_norm: bool = False,
+        aggregator: str = "bi",
     ) -> None:
         super().__init__()
         self.n_entities = graph.n_entities
@@ -329,7 +355,12 @@ class CKGEncoder(nn.Module):
         self.register_buffer("edge_scale", scale, persistent=False)
         self.register_buffer("triples", graph.triples)
         self.transr = TransR(graph.n_relations, dim)
-        self.aggs = nn.ModuleList(BiInteraction(dim, dim, dropout) for _ in range(layers))
+        if aggregator not in AGGREGATORS:
+            raise ValueError(f"unknown aggregator {aggregator!r}; one of {', '.join(AGGREGATORS)}")
+        self.aggs = nn.ModuleList(
+            BiInteraction(dim, dim, dropout) if aggregator == "bi" else LinearAggregator(dropout)
+            for _ in range(layers)
+        )
         self._patterns: tuple[CSRPattern, CSRPattern] | None = None
         # placeholders until the first refresh; the owner must call refresh(ego) once built
         self.adj: Tensor = torch.empty(0)

@@ -4,6 +4,8 @@ attention)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -29,6 +31,8 @@ DEFAULTS: dict[str, object] = {
     "reg": "ego",
     # scale attention by sqrt(deg h / deg t) (GCN's symmetric normalisation under uniform π)
     "degree_norm": False,
+    # the layer aggregator: "bi" (bi-interaction, eq 14) or "linear" (LightGCN's e_N)
+    "aggregator": "bi",
 }
 
 
@@ -98,7 +102,10 @@ class MMKGAT(Recommender):
         if self.fusion not in ("attention", "mean", "concat"):
             raise ValueError(f"mmkgat: unknown fusion {self.fusion!r}")
         dim, n_kinds = config.dim, len(data.kind_names)
-        deg_norm = bool(opts["degree_norm"])
+        enc_opts: dict[str, Any] = {
+            "degree_norm": bool(opts["degree_norm"]),
+            "aggregator": str(opts["aggregator"]),
+        }
         inter = np.asarray(data.train_kinds_all, dtype=np.int64)
 
         parts, n_ent_u, n_rel_u = _side_graph(
@@ -106,14 +113,14 @@ class MMKGAT(Recommender):
         )
         self.item_offset_u = data.user_kg.n_entities  # items in G_u
         self.enc_u = CKGEncoder(
-            collab_graph(parts, n_ent_u, n_rel_u), dim, config.layers, config.dropout, deg_norm
+            collab_graph(parts, n_ent_u, n_rel_u), dim, config.layers, config.dropout, **enc_opts
         )
         parts, n_ent_i, n_rel_i = _side_graph(
             data.item_kg, self.n_items, self.n_users, inter, 1, n_kinds
         )
         self.user_offset_i = data.item_kg.n_entities  # users in G_i
         self.enc_i = CKGEncoder(
-            collab_graph(parts, n_ent_i, n_rel_i), dim, config.layers, config.dropout, deg_norm
+            collab_graph(parts, n_ent_i, n_rel_i), dim, config.layers, config.dropout, **enc_opts
         )
 
         self.emb_u = nn.Embedding(n_ent_u, dim)
