@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 from torch import Tensor, nn
 
@@ -28,6 +30,8 @@ class LightGCN(Recommender):
     """
 
     name = "lightgcn"
+    # ML-100K, benchmarks/recommend.py: lr 1e-3 stalls within the default patience
+    defaults: ClassVar[dict[str, Any]] = {"lr": 5e-3}
     adj: Tensor
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
