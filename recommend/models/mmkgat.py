@@ -79,7 +79,11 @@ class MMKGAT(Recommender):
             concatenated), ``layers`` (default: 3, the paper's best), ``dropout`` (default: 0.1),
             ``l2`` (default: 1e-4, λ on the batch's layer-0 embeddings), ``kg_l2`` (default:
             1e-5), ``extra["fusion"]`` (default: ``"attention"``; ``"mean"`` or ``"concat"``),
-            ``extra["normalize"]`` (default: False; L2-normalise each layer's state).
+            ``extra["normalize"]`` (default: False; L2-normalise each layer's state),
+            ``extra["reg"]`` (default: ``"ego"``; ``"final"`` puts λ on the fused vectors),
+            ``extra["degree_norm"]`` (default: False; True in :attr:`defaults`: π times
+            ``sqrt(deg h / deg t)``), ``extra["aggregator"]`` (default: ``"bi"``, eq 14;
+            ``"linear"``).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
