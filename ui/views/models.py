@@ -79,7 +79,12 @@ def _curves(runs_dir: Path, names: list[str]) -> None:
 
 def _benchmark_files() -> list[Path]:
     home = data.settings().home
-    patterns = [str(home / "benchmarks" / "*.json"), "benchmarks/*.json", "*.json"]
+    patterns = [
+        str(home / "benchmarks" / "*.json"),
+        "benchmarks/results/*.json",  # the figures the README quotes
+        "benchmarks/*.json",
+        "*.json",
+    ]
     extra = st.session_state.get("models_bench_glob", "").strip()
     if extra:
         patterns.insert(0, extra)
@@ -114,7 +119,8 @@ def _benchmarks() -> None:
     st.text_input(
         "benchmark JSON files (glob)",
         key="models_bench_glob",
-        placeholder="e.g. results/*.json; also searched: KGREC_HOME/benchmarks, ./benchmarks, .",
+        placeholder="e.g. results/*.json; also searched: KGREC_HOME/benchmarks, "
+        "./benchmarks/results, ./benchmarks, .",
     )
     uploaded = st.file_uploader("or add files", type="json", accept_multiple_files=True)
     rows: list[dict[str, Any]] = []
