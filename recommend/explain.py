@@ -19,7 +19,10 @@ the probability that a walk from the user led by those weights follows the path.
   between the same two nodes, so the score is the product of the attention weights along the
   path, as KGAT scores its explanation paths. MMKGAT holds two graphs: an interaction edge is in
   both and gets the mean of its two weights. Edges the model does not propagate over
-  (similarity edges; the user KG for KGAT) get ``1 / degree(a)``.
+  (similarity edges; the user KG for KGAT) get ``OUTSIDE_SCALE / degree(a)``: they carry
+  nothing into the score, so a path through them ranks below the model's own paths unless it
+  is far stronger (with weight ``1 / degree`` such paths were often on top and masking them
+  left KGAT's score unchanged).
 * Embedding models (``bprmf``, ``lightgcn``) and others: ``w(a -> b) = softmax_b(cos(r_a, r_b) /
   tau)`` over ``a``'s neighbours, where ``r`` is the model's final representation of a user or
   an item (the vectors whose inner product is the model's score) and an attribute entity's ``r``
@@ -55,6 +58,8 @@ from recommend.data import KGTriples, RecData
 
 MAX_LEN = 4
 """Longest path the search accepts."""
+OUTSIDE_SCALE = 0.01
+"""Weight factor of edges an attention model does not propagate over (see the module doc)."""
 EMBED_TAU = 0.2
 """Temperature of the cosine softmax that weights edges for embedding models."""
 EMBEDDING_MODELS = ("bprmf", "lightgcn", "kgat", "mmkgat")
@@ -448,8 +453,8 @@ def model_encoders(model: Any, data: RecData, g: PathGraph) -> list[tuple[Any, n
 def attention_weights(g: PathGraph, model: Any, data: RecData) -> np.ndarray | None:
     """Per half-edge attention π of a KGAT or MMKGAT model, or None for other models.
 
-    Edges outside the model's graphs get ``1 / degree``; an edge in several graphs gets the
-    mean of its weights.
+    Edges outside the model's graphs get ``OUTSIDE_SCALE / degree``; an edge in several graphs
+    gets the mean of its weights.
     """
     found: list[tuple[np.ndarray, np.ndarray]] = []
     for enc, emap in model_encoders(model, data, g):
@@ -463,8 +468,8 @@ def attention_weights(g: PathGraph, model: Any, data: RecData) -> np.ndarray | N
     for w, present in found:
         total += np.where(present, w, 0.0)
         count += present
-    uniform = g.uniform_weights()
-    return np.where(count > 0, total / np.maximum(count, 1), uniform)
+    outside = OUTSIDE_SCALE * g.uniform_weights()
+    return np.where(count > 0, total / np.maximum(count, 1), outside)
 
 
 def embedding_weights(

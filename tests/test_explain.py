@@ -14,6 +14,7 @@ import torch
 from kg_store.export import GraphExport
 from recommend.data import build_recdata, make_split
 from recommend.explain import (
+    OUTSIDE_SCALE,
     Explainer,
     PathSearch,
     UnknownEntity,
@@ -135,10 +136,10 @@ def test_attention_weights_map_the_encoder_edges(small: tuple[object, object]) -
     frm, to = g.half_ends(np.arange(2 * g.n_edges))  # type: ignore[attr-defined]
     assert w[(frm == u0) & (to == v0)][0] == pytest.approx(0.75)
     assert w[(frm == v0) & (to == thr)][0] == pytest.approx(0.125)
-    # an edge the model does not hold: 1 / degree of its source
+    # an edge the model does not hold: OUTSIDE_SCALE / degree of its source
     occ = g.node("Occupation", "programmer")  # type: ignore[attr-defined]
     deg = np.diff(g.indptr)  # type: ignore[attr-defined]
-    assert w[(frm == occ) & (to == u0)][0] == pytest.approx(1 / deg[occ])
+    assert w[(frm == occ) & (to == u0)][0] == pytest.approx(OUTSIDE_SCALE / deg[occ])
 
 
 # -- the serving object on a tiny trained run ----------------------------------------------
