@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,7 +105,27 @@ def test_query_refuses_writes_and_runs_library(home: Path) -> None:
 
 
 def test_demo_prints_stats_and_three_queries(home: Path) -> None:
-    out = kgrec(home, "demo", "--users", "60", "--videos", "40").stdout
+    out = kgrec(home, "demo", "--users", "60", "--videos", "40", "--no-train").stdout
     assert "graph statistics" in out
     for name in ("top_items_by_genre", "user_profile", "also_watched"):
         assert name in out
+    assert "TransR" not in out and "recommendations" not in out
+
+
+def test_demo_trains_and_recommends_with_reasons(home: Path) -> None:
+    out = kgrec(
+        home, "demo", "--users", "60", "--videos", "40", "--embed-epochs", "2", "--epochs", "2"
+    ).stdout
+    for step in ("5. TransR", "6. train the mmkgat", "7. top-5 recommendations for user"):
+        assert step in out
+    # the embeddings were written back: similar_entities answers with 5 other videos
+    similar = out.split("similar_entities", 1)[1].split("6. train", 1)[0]
+    assert "5 row(s)" in similar and "wrote 'embedding' on" in out
+    assert "test metrics" in out and "recall@20" in out
+    recs = out.split("7. top-5 recommendations", 1)[1].splitlines()
+    items = [line for line in recs if re.match(r"[1-5]\. .+ \(v\d+\) score -?\d", line)]
+    reasons = [line for line in recs if line.startswith("   - ")]
+    assert len(items) == 5
+    assert len(reasons) == 10 and all(len(r) > 20 for r in reasons)
+    home_runs = list((home / "runs").glob("*-mmkgat-demo-s0"))
+    assert home_runs and (home_runs[0] / "result.json").is_file()
