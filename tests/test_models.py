@@ -252,6 +252,18 @@ class TestKGAT(ModelCase):
         return [model.encoder]  # type: ignore[list-item]
 
 
+def test_kgat_transr_on_kg_leaves_out_the_interactions(data: RecData) -> None:
+    full = build("kgat", data, ModelConfig(dim=8)).kg_graphs()["ckg"]
+    kg_only = build("kgat", data, ModelConfig(dim=8, extra={"transr_on": "kg"})).kg_graphs()["ckg"]
+    n_kg = len(data.item_kg.heads)
+    assert kg_only.shape[1] == 2 * n_kg  # the item KG's triples and their inverses
+    assert full.shape[1] == 2 * (n_kg + len(data.train))
+    n_rel = data.item_kg.n_relations + 1  # INTERACT is relation 0, its inverse n_rel
+    assert not bool(((kg_only[1] == 0) | (kg_only[1] == n_rel)).any())
+    with pytest.raises(ValueError, match="transr_on"):
+        build("kgat", data, ModelConfig(dim=8, extra={"transr_on": "all"}))
+
+
 class TestMMKGAT(ModelCase):
     name = "mmkgat"
 

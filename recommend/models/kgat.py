@@ -28,7 +28,9 @@ class KGAT(Recommender):
         data: training data; ``train`` pairs and ``item_kg``.
         config: ``dim`` (default: 64, every layer keeps it), ``layers`` (default: 3),
             ``dropout`` (default: 0.1, message dropout), ``l2`` (default: 1e-4, on the batch's
-            layer-0 embeddings), ``kg_l2`` (default: 1e-5).
+            layer-0 embeddings), ``kg_l2`` (default: 1e-5), ``extra["transr_on"]`` (default:
+            ``"ckg"``, the reference code's TransR over the whole collaborative KG; ``"kg"``,
+            RecBole's, over the item KG's triples only).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
@@ -41,6 +43,9 @@ class KGAT(Recommender):
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)
+        self.transr_on = str(config.extra.get("transr_on", "ckg"))
+        if self.transr_on not in ("ckg", "kg"):
+            raise ValueError(f"kgat: transr_on must be 'ckg' or 'kg', not {self.transr_on!r}")
         kg = data.item_kg
         self.user_offset = kg.n_entities
         n_ent = kg.n_entities + self.n_users
@@ -78,8 +83,13 @@ class KGAT(Recommender):
         return bpr_loss(s_pos, s_neg) + self.config.l2 * reg
 
     def kg_graphs(self) -> dict[str, Tensor]:
-        # KGAT trains TransR on the whole CKG, inverse edges included
-        return {"ckg": self.encoder.edges}
+        # KGAT's reference code trains TransR on the whole CKG, inverse edges included;
+        # RecBole's KGAT on the item KG's triples only (much shorter KG pass, same propagation)
+        edges = self.encoder.edges
+        if self.transr_on == "kg":
+            n_rel = self.encoder.transr.rel.shape[0] // 2  # forward relations; 0 is INTERACT
+            edges = edges[:, (edges[1] != 0) & (edges[1] != n_rel)]
+        return {"ckg": edges}
 
     def kg_loss(self, graph: str, h: Tensor, r: Tensor, t_pos: Tensor, t_neg: Tensor) -> Tensor:
         self._cache = None
