@@ -315,6 +315,16 @@ class TestMMKGAT(ModelCase):
         torch.testing.assert_close(dense[h, t], 1.0 / (deg[h] * deg[t]).sqrt(), rtol=1e-5, atol=0)
         torch.testing.assert_close(enc.att.double(), 1.0 / deg[h], rtol=1e-5, atol=0)
 
+    def test_transr_on_kg_keeps_only_kg_relations(self, data: RecData) -> None:
+        full = self.make(data).kg_graphs()
+        cfg = ModelConfig(dim=8, layers=1, extra={"transr_on": "kg"})
+        kg_only = build(self.name, data, cfg).kg_graphs()
+        for name, kg in (("user", data.user_kg), ("item", data.item_kg)):
+            n_fwd = kg.n_relations + len(data.kind_names)
+            assert kg_only[name].shape[1] == 2 * len(kg.heads)
+            assert full[name].shape[1] > kg_only[name].shape[1]
+            assert bool((kg_only[name][1] % n_fwd < kg.n_relations).all())
+
     def test_linear_aggregator_is_plain_weighted_propagation(self, data: RecData) -> None:
         cfg = ModelConfig(dim=8, layers=2, dropout=0.0, extra={"aggregator": "linear"})
         model = build(self.name, data, cfg)

@@ -33,6 +33,9 @@ DEFAULTS: dict[str, object] = {
     "degree_norm": False,
     # the layer aggregator: "bi" (bi-interaction, eq 14) or "linear" (LightGCN's e_N)
     "aggregator": "bi",
+    # TransR (eq 10) over each whole collaborative KG ("ckg") or its KG triples only ("kg"),
+    # leaving the interactions to the BPR loss
+    "transr_on": "ckg",
 }
 
 
@@ -83,7 +86,8 @@ class MMKGAT(Recommender):
             ``extra["reg"]`` (default: ``"ego"``; ``"final"`` puts λ on the fused vectors),
             ``extra["degree_norm"]`` (default: False; True in :attr:`defaults`: π times
             ``sqrt(deg h / deg t)``), ``extra["aggregator"]`` (default: ``"bi"``, eq 14;
-            ``"linear"``).
+            ``"linear"``), ``extra["transr_on"]`` (default: ``"ckg"``; ``"kg"`` trains TransR
+            on each graph's KG triples only).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
@@ -104,6 +108,9 @@ class MMKGAT(Recommender):
         self.fusion = str(opts["fusion"])
         self.normalize = bool(opts["normalize"])
         self.reg = str(opts["reg"])
+        self.transr_on = str(opts["transr_on"])
+        if self.transr_on not in ("ckg", "kg"):
+            raise ValueError(f"mmkgat: transr_on must be 'ckg' or 'kg', not {self.transr_on!r}")
         if self.reg not in ("ego", "final"):
             raise ValueError(f"mmkgat: unknown reg {self.reg!r}; 'ego' or 'final'")
         if self.fusion not in ("attention", "mean", "concat"):
@@ -119,6 +126,8 @@ class MMKGAT(Recommender):
             data.user_kg, self.n_users, self.n_items, inter, 0, n_kinds
         )
         self.item_offset_u = data.user_kg.n_entities  # items in G_u
+        self.n_kg_rel_u, self.n_kg_rel_i = data.user_kg.n_relations, data.item_kg.n_relations
+        self.n_rel_fwd = {"user": n_rel_u}
         self.enc_u = CKGEncoder(
             collab_graph(parts, n_ent_u, n_rel_u), dim, config.layers, config.dropout, **enc_opts
         )
@@ -126,6 +135,7 @@ class MMKGAT(Recommender):
             data.item_kg, self.n_items, self.n_users, inter, 1, n_kinds
         )
         self.user_offset_i = data.item_kg.n_entities  # users in G_i
+        self.n_rel_fwd["item"] = n_rel_i
         self.enc_i = CKGEncoder(
             collab_graph(parts, n_ent_i, n_rel_i), dim, config.layers, config.dropout, **enc_opts
         )
@@ -209,7 +219,13 @@ class MMKGAT(Recommender):
     # --- KG ----------------------------------------------------------------------------------
     def kg_graphs(self) -> dict[str, Tensor]:
         # TransR trains on each collaborative KG, inverse edges included (as KGAT does)
-        return {"user": self.enc_u.edges, "item": self.enc_i.edges}
+        graphs = {"user": self.enc_u.edges, "item": self.enc_i.edges}
+        if self.transr_on == "kg":  # drop the interaction relations and their inverses
+            n_kg = {"user": self.n_kg_rel_u, "item": self.n_kg_rel_i}
+            for name, edges in graphs.items():
+                n_fwd = self.n_rel_fwd[name]
+                graphs[name] = edges[:, edges[1] % n_fwd < n_kg[name]]
+        return graphs
 
     def kg_loss(self, graph: str, h: Tensor, r: Tensor, t_pos: Tensor, t_neg: Tensor) -> Tensor:
         self._cache = None
