@@ -13,7 +13,7 @@ Each (model, seed) trains in a child process of its own, so peak RSS is its own.
 model (mean ± std over seeds): P@10, R@10, R@20, NDCG@10, NDCG@20 on the test split, epochs to
 the best validation Recall@20, seconds per training epoch, seconds of the final full-ranking
 evaluation, peak RSS. ``--eval-speed`` measures only the full-ranking evaluation of every test
-user with random 64-d embeddings (median of 5 runs) and its peak RSS.
+user with random 64-d embeddings (median of ``--eval-runs``, default 5) and its peak RSS.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def child_eval_speed(args: argparse.Namespace) -> dict[str, Any]:
     for auc in (False, True):
         ev = split_evaluator(data, "test", auc=auc)
         times = []
-        for _ in range(5):
+        for _ in range(args.eval_runs):
             t0 = time.perf_counter()
             ev(lambda u: users[u] @ items.T)
             times.append(time.perf_counter() - t0)
@@ -203,7 +203,7 @@ def _child(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     cmd += ["--text"] if args.text else []
     cmd += ["--via-store"] if args.via_store else []
     cmd += ["--paper-metrics"] if args.paper_metrics else []
-    cmd += ["--eval-speed"] if extra.get("eval_speed") else []
+    cmd += ["--eval-speed", "--eval-runs", str(args.eval_runs)] if extra.get("eval_speed") else []
     if "model" in extra:
         cmd += ["--models", extra["model"], "--seed", str(extra["seed"])]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
@@ -274,6 +274,7 @@ def main() -> None:
     ap.add_argument("--paper-metrics", action="store_true",
                     help="also AUC, NDCG@1/@2 as paper 003 reports them (in the JSON)")  # fmt: skip
     ap.add_argument("--eval-speed", action="store_true", help="only time full-ranking eval")
+    ap.add_argument("--eval-runs", type=int, default=5, help="--eval-speed: runs (median)")
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
