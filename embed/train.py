@@ -17,6 +17,7 @@ import torch
 
 from embed.base import LOSSES, KGEModel, loss_fn
 from embed.sampling import SAMPLERS, NegativeSampler
+from kgrec.device import resolve_device
 
 
 @dataclass
@@ -62,16 +63,6 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "n_neg"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; otherwise the named device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
-    return dev
 
 
 EpochCallback = Callable[[dict[str, Any]], None]

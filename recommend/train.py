@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from kg_store.export import GraphExport
+from kgrec.device import resolve_device
 from recommend.data import RecData, build_recdata, load_export, make_split, save_export
 from recommend.metrics import Evaluator, split_evaluator
 from recommend.models.base import REGISTRY, ModelConfig, Recommender, build
@@ -129,16 +130,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; otherwise the named device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
-    return dev
 
 
 def _rng_state() -> dict[str, Any]:
