@@ -896,14 +896,14 @@ def model_vectors(model: Any) -> tuple[np.ndarray, np.ndarray]:
             v = model.counts.detach().float().reshape(-1, 1)
         elif name == "bprmf" and hasattr(model, "user") and hasattr(model, "item"):
             u, v = model.user.weight, model.item.weight
-        elif name == "lightgcn" and hasattr(model, "propagate"):
-            out = model.propagate()
+        elif name == "lightgcn" and hasattr(model, "scoring_vectors"):
+            out = model.scoring_vectors()
             u, v = out[:n_users], out[n_users:]
         elif name == "kgat" and hasattr(model, "propagate") and hasattr(model, "user_offset"):
             out = model.propagate()
             u, v = out[model.user_offset : model.user_offset + n_users], out[:n_items]
-        elif name == "mmkgat" and hasattr(model, "propagate"):
-            u, v = model.propagate()
+        elif name == "mmkgat" and hasattr(model, "scoring_vectors"):
+            u, v = model.scoring_vectors()
         else:
             model.prepare_scoring()
             u = model.score_all(torch.arange(n_users))

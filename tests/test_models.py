@@ -245,6 +245,28 @@ class TestLightGCN(ModelCase):
     name = "lightgcn"
 
 
+class TestLightGCNSoftmax(ModelCase):
+    name = "lightgcn"
+    config: ClassVar[ModelConfig] = ModelConfig(
+        dim=16, layers=2, dropout=0.0, extra={"cf_loss": "softmax", "tau": 0.2}
+    )
+
+    def test_loss_and_scores_are_cosine_softmax(self, data: RecData) -> None:
+        model = self.make(data)
+        users, pos = torch.tensor([0, 1]), torch.tensor([4, 5])
+        out = model.propagate()  # type: ignore[operator]
+        u, items = out[:N_USERS], out[N_USERS:]
+        cos = torch.nn.functional.cosine_similarity(u[:, None], items[None], dim=-1)
+        ego = model.emb.weight  # type: ignore[union-attr]
+        reg = (ego[users].pow(2).sum() + ego[pos + N_USERS].pow(2).sum()) / 4
+        expected = -torch.log_softmax(cos[users] / 0.2, 1)[torch.arange(2), pos].mean()
+        loss = model.cf_loss(users, pos, torch.tensor([7, 8]))
+        torch.testing.assert_close(loss, expected + self.config.l2 * reg)
+        torch.testing.assert_close(all_scores(model), cos.detach())
+        with pytest.raises(ValueError, match="lightgcn: cf_loss must be"):
+            build(self.name, data, ModelConfig(dim=8, extra={"cf_loss": "ce"}))
+
+
 class TestKGAT(ModelCase):
     name = "kgat"
 
@@ -347,6 +369,52 @@ class TestMMKGAT(ModelCase):
         reg = (uv[users].pow(2).sum() + iv[pos].pow(2).sum() + iv[neg].pow(2).sum()) / 4
         expected = torch.nn.functional.softplus(s_neg - s_pos).mean() + reg
         torch.testing.assert_close(model.cf_loss(users, pos, neg), expected)
+
+
+class TestMMKGATSoftmax(TestMMKGAT):
+    """The same model under the full-softmax objective (the ML-100K training default)."""
+
+    config: ClassVar[ModelConfig] = ModelConfig(
+        dim=16, layers=2, dropout=0.0, extra={"cf_loss": "softmax", "tau": 0.2}
+    )
+
+    def test_loss_is_cross_entropy_of_cosines_over_the_catalogue(self, data: RecData) -> None:
+        model = self.make(data)
+        users, pos = torch.tensor([0, 1, 2]), torch.tensor([4, 5, 6])
+        uv, iv = model.propagate()  # type: ignore[operator]
+        cos = torch.nn.functional.cosine_similarity(uv[users, None], iv[None], dim=-1)
+        expected = -torch.log_softmax(cos / 0.2, dim=1)[torch.arange(3), pos].mean()
+        eu, ei = model.emb_u.weight, model.emb_i.weight  # type: ignore[union-attr]
+        ou, oi = model.item_offset_u, model.user_offset_i  # type: ignore[attr-defined]
+        reg = sum(x.pow(2).sum() for x in (eu[users], ei[users + oi], eu[pos + ou], ei[pos]))
+        expected = expected + self.config.l2 * reg / 6
+        # the negatives the trainer samples play no part: every item is a negative
+        for neg in (torch.tensor([7, 8, 9]), torch.zeros(3, 4, dtype=torch.long)):
+            torch.testing.assert_close(model.cf_loss(users, pos, neg), expected)
+
+    def test_scores_are_cosines(self, data: RecData) -> None:
+        model = self.make(data)
+        uv, iv = model.propagate()  # type: ignore[operator]
+        cos = torch.nn.functional.cosine_similarity(uv[:, None], iv[None], dim=-1)
+        torch.testing.assert_close(all_scores(model), cos.detach())
+
+    def test_bad_objective_settings(self, data: RecData) -> None:
+        with pytest.raises(ValueError, match="cf_loss must be 'bpr' or 'softmax'"):
+            build(self.name, data, ModelConfig(dim=8, extra={"cf_loss": "hinge"}))
+        with pytest.raises(ValueError, match="tau must be > 0"):
+            build(self.name, data, ModelConfig(dim=8, extra={"cf_loss": "softmax", "tau": 0}))
+
+
+def test_softmax_cf_loss_by_hand() -> None:
+    """Cosines (1, 0, -1) at temperature 0.5 are logits (2, 0, -2)."""
+    from recommend.models.layers import softmax_cf_loss
+
+    users = torch.tensor([[3.0, 0.0]])
+    items = torch.tensor([[2.0, 0.0], [0.0, 5.0], [-1.0, 0.0]])
+    e = np.exp([2.0, 0.0, -2.0])
+    for pos, num in ((0, e[0]), (1, e[1])):
+        loss = softmax_cf_loss(users, items, torch.tensor([pos]), tau=0.5)
+        assert loss.item() == pytest.approx(-np.log(num / e.sum()), rel=1e-6)
 
 
 class OneThread:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -150,6 +151,34 @@ def bpr_loss(pos: Tensor, neg: Tensor) -> Tensor:
     if neg.dim() == 2:
         pos = pos.unsqueeze(1)
     return F.softplus(neg - pos).mean()
+
+
+def cf_objective(model: str, extra: dict[str, Any]) -> tuple[str, float]:
+    """The CF objective a model's ``extra`` settings ask for: ``(cf_loss, tau)``, validated.
+
+    ``extra["cf_loss"]`` is ``"bpr"`` (default) or ``"softmax"`` (:func:`softmax_cf_loss`, whose
+    models then score by cosine); ``extra["tau"]`` its temperature (default: 0.2).
+    """
+    kind, tau = str(extra.get("cf_loss", "bpr")), float(extra.get("tau", 0.2))
+    if kind not in ("bpr", "softmax"):
+        raise ValueError(f"{model}: cf_loss must be 'bpr' or 'softmax', not {kind!r}")
+    if not tau > 0:
+        raise ValueError(f"{model}: tau must be > 0, not {tau}")
+    return kind, tau
+
+
+def softmax_cf_loss(users: Tensor, items: Tensor, pos: Tensor, tau: float) -> Tensor:
+    """Cross-entropy of the positive item against the whole catalogue (full softmax), with
+    cosine scores divided by the temperature ``tau``.
+
+    Unlike BPR, every item is a negative in every step and the hardest ones weigh most; on a
+    catalogue of thousands of items the ``[B, n_items]`` logits cost about one scoring batch.
+
+    Shapes:
+        users: ``[B, D]`` the batch's user vectors; items: ``[n_items, D]``; pos: ``[B]``.
+    """
+    logits = F.normalize(users, dim=-1) @ F.normalize(items, dim=-1).T
+    return F.cross_entropy(logits / tau, pos)
 
 
 class TransR(nn.Module):

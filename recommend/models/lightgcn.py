@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recommend.data import RecData
 from recommend.models.base import ModelConfig, Recommender, register
-from recommend.models.layers import bpr_loss, spmm, sym_norm_adj
+from recommend.models.layers import bpr_loss, cf_objective, softmax_cf_loss, spmm, sym_norm_adj
 
 
 @register
@@ -23,7 +24,9 @@ class LightGCN(Recommender):
     Args:
         data: training data; ``train`` pairs make the graph.
         config: ``dim`` (default: 64), ``layers`` (default: 3), ``l2`` (default: 1e-4, on the
-            layer-0 embeddings of the batch).
+            layer-0 embeddings of the batch), ``extra["cf_loss"]`` (default: ``"bpr"``;
+            ``"softmax"``: full-catalogue cross-entropy of cosines over ``extra["tau"]``,
+            default 0.2, and cosine scores; see :func:`~recommend.models.layers.cf_objective`).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``.
@@ -36,6 +39,7 @@ class LightGCN(Recommender):
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)
+        self.cf_objective, self.tau = cf_objective(self.name, config.extra)
         self.emb = nn.Embedding(self.n_users + self.n_items, config.dim)
         nn.init.normal_(self.emb.weight, std=0.1)
         tr = torch.as_tensor(data.train)
@@ -57,6 +61,13 @@ class LightGCN(Recommender):
         self._cache = None
         out = self.propagate()
         u = out[users]
+        if self.cf_objective == "softmax":
+            ego = self.emb.weight
+            reg = (ego[users].pow(2).sum() + ego[pos + self.n_users].pow(2).sum()) / (
+                2 * users.numel()
+            )
+            loss = softmax_cf_loss(u, out[self.n_users :], pos, self.tau)
+            return loss + self.config.l2 * reg
         p = out[pos + self.n_users]
         n = out[neg + self.n_users]
         s_pos = (u * p).sum(-1)
@@ -71,8 +82,14 @@ class LightGCN(Recommender):
 
     @torch.no_grad()
     def prepare_scoring(self) -> None:
-        self._cache = self.propagate()
+        self._cache = self.scoring_vectors()
+
+    def scoring_vectors(self) -> Tensor:
+        """:meth:`propagate`'s embeddings, unit length under the softmax objective (which
+        trains cosine scores). Shapes: ``[n_users + n_items, dim]``."""
+        out = self.propagate()
+        return F.normalize(out, dim=-1) if self.cf_objective == "softmax" else out
 
     def score_all(self, users: Tensor) -> Tensor:
-        out = self._cache if self._cache is not None else self.propagate()
+        out = self._cache if self._cache is not None else self.scoring_vectors()
         return out[users] @ out[self.n_users :].T

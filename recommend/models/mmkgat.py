@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recommend.data import KGTriples, RecData
@@ -17,7 +18,9 @@ from recommend.models.layers import (
     LayerAttention,
     Triples,
     bpr_loss,
+    cf_objective,
     collab_graph,
+    softmax_cf_loss,
 )
 
 DEFAULTS: dict[str, object] = {
@@ -36,6 +39,10 @@ DEFAULTS: dict[str, object] = {
     # TransR (eq 10) over each whole collaborative KG ("ckg") or its KG triples only ("kg"),
     # leaving the interactions to the BPR loss
     "transr_on": "ckg",
+    # the CF objective: "bpr" (eq 15) or "softmax" (full-catalogue cross-entropy of cosine
+    # scores over temperature "tau"; scoring then ranks by cosine)
+    "cf_loss": "bpr",
+    "tau": 0.2,
 }
 
 
@@ -109,6 +116,7 @@ class MMKGAT(Recommender):
         self.normalize = bool(opts["normalize"])
         self.reg = str(opts["reg"])
         self.transr_on = str(opts["transr_on"])
+        self.cf_objective, self.tau = cf_objective(self.name, opts)
         if self.transr_on not in ("ckg", "kg"):
             raise ValueError(f"mmkgat: transr_on must be 'ckg' or 'kg', not {self.transr_on!r}")
         if self.reg not in ("ego", "final"):
@@ -199,6 +207,16 @@ class MMKGAT(Recommender):
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         self._cache = None
         uv, iv = self.propagate()
+        if self.cf_objective == "softmax":
+            eu, ei = self.emb_u.weight, self.emb_i.weight
+            reg = (
+                eu[users].pow(2).sum()
+                + ei[users + self.user_offset_i].pow(2).sum()
+                + eu[pos + self.item_offset_u].pow(2).sum()
+                + ei[pos].pow(2).sum()
+            )
+            loss = softmax_cf_loss(uv[users], iv, pos, self.tau)
+            return loss + self.config.l2 * reg / (2 * users.numel())
         u, p, n = uv[users], iv[pos], iv[neg]
         s_pos = (u * p).sum(-1)
         s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
@@ -261,8 +279,16 @@ class MMKGAT(Recommender):
 
     @torch.no_grad()
     def prepare_scoring(self) -> None:
-        self._cache = self.propagate()
+        self._cache = self.scoring_vectors()
+
+    def scoring_vectors(self) -> tuple[Tensor, Tensor]:
+        """User and item vectors whose inner product is the score: :meth:`propagate`'s, unit
+        length under the softmax objective (which trains cosine scores)."""
+        uv, iv = self.propagate()
+        if self.cf_objective == "softmax":
+            uv, iv = F.normalize(uv, dim=-1), F.normalize(iv, dim=-1)
+        return uv, iv
 
     def score_all(self, users: Tensor) -> Tensor:
-        uv, iv = self._cache if self._cache is not None else self.propagate()
+        uv, iv = self._cache if self._cache is not None else self.scoring_vectors()
         return uv[users] @ iv.T
