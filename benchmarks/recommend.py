@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -276,6 +277,10 @@ def main() -> None:
     ap.add_argument("--eval-speed", action="store_true", help="only time full-ranking eval")
     ap.add_argument("--eval-runs", type=int, default=5, help="--eval-speed: runs (median)")
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="runs trained at once, each in its own process (default: 1; with "
+                         "--threads 1, up to the cores; seconds per epoch then include "
+                         "the contention)")  # fmt: skip
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -299,15 +304,17 @@ def main() -> None:
             args.json.write_text(json.dumps(res, indent=2))
         return
 
-    results = []
-    for model in args.models:
-        for seed in range(args.seeds):
-            t0 = time.perf_counter()
-            r = _child(args, model=model, seed=seed)
-            print(f"{model} seed {seed}: R@20 {r['test'].get('recall@20', float('nan')):.4f} "
-                  f"best epoch {r['best_epoch']} ({time.perf_counter() - t0:.0f}s)",
-                  file=sys.stderr)  # fmt: skip
-            results.append(r)
+    def one(model: str, seed: int) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        r = _child(args, model=model, seed=seed)
+        print(f"{model} seed {seed}: R@20 {r['test'].get('recall@20', float('nan')):.4f} "
+              f"best epoch {r['best_epoch']} ({time.perf_counter() - t0:.0f}s)",
+              file=sys.stderr)  # fmt: skip
+        return r
+
+    todo = [(model, seed) for model in args.models for seed in range(args.seeds)]
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:  # the children do the work
+        results = list(pool.map(lambda ms: one(*ms), todo))
     rows = summarise(results)
     print_table(rows)
     if args.json:
