@@ -45,7 +45,7 @@ def train(args: argparse.Namespace, runs_dir: Path) -> Path:
     export = export_from_graph_data(graph)
     cfg = configs_for(args.model, epochs=args.epochs, eval_every=5, seed=args.seed, lr=args.lr,
                       n_neg=args.n_neg, rating_kinds=args.rating_kinds, device="cpu",
-                      threads=1)  # fmt: skip
+                      threads=1, extra=json.loads(args.extra))  # fmt: skip
     run = start_run(export, args.model, Path(args.data).name, runs_dir, cfg.model, cfg.train,
                     rating_kinds=cfg.rating_kinds)  # fmt: skip
     save_names(run.path, names_from_graph_data(graph))
@@ -209,6 +209,8 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=200)
     ap.add_argument("--max-len", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--extra", default="{}",
+                    help="ModelConfig.extra as JSON, over the model's defaults")  # fmt: skip
     ap.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = ap.parse_args()
     if args.train:
