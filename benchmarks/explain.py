@@ -17,7 +17,10 @@ line is one JSON object ``{"model", "pairs", "faithful_fraction", ...}``.
 
 Only attention models (``kgat``, ``mmkgat``) propagate over masked edges; ``--train`` builds a
 short ``mmkgat`` run on the MovieLens folder ``--data`` first (``--epochs`` epochs, validation
-every 5, MMKGAT's development settings: lr 5e-3, 4 negatives, one relation per rating value).
+every 5, MMKGAT's development settings: lr 5e-3, 4 negatives, one relation per rating value,
+and TransR over the whole collaborative KG, ``transr_on=ckg``: trained on the interaction
+triples too, the attention on interaction edges makes faithful paths, 91% against 75.5% with
+mmkgat's accuracy-first default ``transr_on=kg``; ``--extra '{}'`` measures that default).
 """
 
 from __future__ import annotations
@@ -209,8 +212,9 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=200)
     ap.add_argument("--max-len", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--extra", default="{}",
-                    help="ModelConfig.extra as JSON, over the model's defaults")  # fmt: skip
+    ap.add_argument("--extra", default='{"transr_on": "ckg"}',
+                    help="ModelConfig.extra as JSON, over the model's defaults "
+                         "(default: TransR over the whole collaborative KG)")  # fmt: skip
     ap.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = ap.parse_args()
     if args.train:

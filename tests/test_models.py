@@ -347,6 +347,24 @@ class TestMMKGAT(ModelCase):
             assert full[name].shape[1] > kg_only[name].shape[1]
             assert bool((kg_only[name][1] % n_fwd < kg.n_relations).all())
 
+    def test_transr_on_ckg_rel_moves_only_relations_on_interactions(self, data: RecData) -> None:
+        cfg = ModelConfig(dim=8, layers=1, extra={"transr_on": "ckg_rel"})
+        model = build(self.name, data, cfg)
+        edges = model.kg_graphs()["item"]
+        assert edges.shape == self.make(data).kg_graphs()["item"].shape  # the whole graph
+        n_kg, n_fwd = data.item_kg.n_relations, data.item_kg.n_relations + len(data.kind_names)
+        for interaction in (True, False):
+            pick = (edges[1] % n_fwd >= n_kg) == interaction
+            h, r, t = edges[:, pick][:, :8]
+            model.zero_grad()
+            model.kg_loss("item", h, r, t, t.flip(0)).backward()
+            rel_grad = model.enc_i.transr.W.grad[r]  # type: ignore[attr-defined,index]
+            ent_grad = model.emb_i.weight.grad  # type: ignore[union-attr]
+            assert float(rel_grad.abs().sum()) > 0
+            assert (ent_grad is None or float(ent_grad.abs().sum()) == 0) == interaction
+        with pytest.raises(ValueError, match="transr_on must be"):
+            build(self.name, data, ModelConfig(dim=8, extra={"transr_on": "all"}))
+
     def test_linear_aggregator_is_plain_weighted_propagation(self, data: RecData) -> None:
         cfg = ModelConfig(dim=8, layers=2, dropout=0.0, extra={"aggregator": "linear"})
         model = build(self.name, data, cfg)

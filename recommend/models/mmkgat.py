@@ -94,8 +94,10 @@ class MMKGAT(Recommender):
             ``extra["degree_norm"]`` (default: False; True in :attr:`defaults`: π times
             ``sqrt(deg h / deg t)``), ``extra["aggregator"]`` (default: ``"bi"``, eq 14;
             ``"linear"``), ``extra["transr_on"]`` (default: ``"ckg"``; ``"kg"`` trains TransR
-            on each graph's KG triples only), ``extra["cf_loss"]`` (default: ``"bpr"``, eq 15;
-            ``"softmax"`` in :attr:`defaults`), ``extra["tau"]`` (default: 0.2).
+            on each graph's KG triples only; ``"ckg_rel"`` on the whole graph, but interaction
+            triples move only their relation's parameters, not the entities),
+            ``extra["cf_loss"]`` (default: ``"bpr"``, eq 15; ``"softmax"`` in
+            :attr:`defaults`), ``extra["tau"]`` (default: 0.2).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
@@ -128,8 +130,10 @@ class MMKGAT(Recommender):
         self.reg = str(opts["reg"])
         self.transr_on = str(opts["transr_on"])
         self.cf_objective, self.tau = cf_objective(self.name, opts)
-        if self.transr_on not in ("ckg", "kg"):
-            raise ValueError(f"mmkgat: transr_on must be 'ckg' or 'kg', not {self.transr_on!r}")
+        if self.transr_on not in ("ckg", "kg", "ckg_rel"):
+            raise ValueError(
+                f"mmkgat: transr_on must be 'ckg', 'kg' or 'ckg_rel', not {self.transr_on!r}"
+            )
         if self.reg not in ("ego", "final"):
             raise ValueError(f"mmkgat: unknown reg {self.reg!r}; 'ego' or 'final'")
         if self.fusion not in ("attention", "mean", "concat"):
@@ -259,10 +263,18 @@ class MMKGAT(Recommender):
     def kg_loss(self, graph: str, h: Tensor, r: Tensor, t_pos: Tensor, t_neg: Tensor) -> Tensor:
         self._cache = None
         if graph == "user":
-            return self.enc_u.kg_loss(self.ego_u(), h, r, t_pos, t_neg, self.config.kg_l2)
-        if graph == "item":
-            return self.enc_i.kg_loss(self.ego_i(), h, r, t_pos, t_neg, self.config.kg_l2)
-        raise KeyError(f"mmkgat has graphs 'user' and 'item', not {graph!r}")
+            enc, ego, n_kg = self.enc_u, self.ego_u(), self.n_kg_rel_u
+        elif graph == "item":
+            enc, ego, n_kg = self.enc_i, self.ego_i(), self.n_kg_rel_i
+        else:
+            raise KeyError(f"mmkgat has graphs 'user' and 'item', not {graph!r}")
+        if self.transr_on != "ckg_rel":
+            return enc.kg_loss(ego, h, r, t_pos, t_neg, self.config.kg_l2)
+        # interaction triples fit only their relation's projection and vector (the attention
+        # on interaction edges is learned); the entities stay the CF objective's
+        inter = (r % self.n_rel_fwd[graph] >= n_kg).unsqueeze(1)
+        e_h, e_tp, e_tn = (torch.where(inter, ego[i].detach(), ego[i]) for i in (h, t_pos, t_neg))
+        return enc.transr.loss(e_h, r, e_tp, e_tn, self.config.kg_l2)
 
     @torch.no_grad()
     def refresh(self) -> None:
