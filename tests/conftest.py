@@ -3,9 +3,11 @@ the ``store`` fixture that runs contract tests against every reachable backend."
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +15,20 @@ import pytest
 
 from kg_store import GraphStore, embedded
 from kg_store.falkordb_store import FalkorDBStore
+from tests.dataset_files import write_all
 
-FIXTURES = Path(__file__).parent / "fixtures"
+
+def _fixture_tree() -> Path:
+    """``tests/fixtures`` plus the dataset-layout files :mod:`tests.dataset_files` writes (kept
+    out of the repository), in a temporary folder removed when the session ends."""
+    root = Path(tempfile.mkdtemp(prefix="kgrec-fixtures-")) / "fixtures"
+    shutil.copytree(Path(__file__).parent / "fixtures", root)
+    write_all(root)
+    atexit.register(shutil.rmtree, root.parent, True)
+    return root
+
+
+FIXTURES = _fixture_tree()
 _graph_names = itertools.count()
 
 

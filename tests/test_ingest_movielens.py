@@ -50,7 +50,7 @@ def test_ml100k_values(falkordb_store: FalkorDBStore) -> None:
         "MATCH (u:User {id: '1'})-[r:RATED]->(v:Video {id: '1'}) "
         "RETURN u.age, u.zip, r.rating, r.ts, v.title, v.year"
     ).rows[0]
-    assert row == [24, "85711", 5.0, 881250949, "Alpha (1995)", 1995]
+    assert row == [24, "10001", 5.0, 900000001, "Alpha (1995)", 1995]
     genres = falkordb_store.read_only(
         "MATCH (g:Genre) OPTIONAL MATCH (v:Video)-[:HAS_GENRE]->(g) "
         "RETURN g.id, count(v) ORDER BY g.id"
@@ -127,16 +127,16 @@ def test_detect_layout() -> None:
     ("fixture", "file", "line", "text", "message"),
     [
         ("ml100k", "u.data", 3, "2\t1\t4", "u.data line 3: expected 4 tab-separated fields, got 3"),
-        ("ml100k", "u.data", 2, "1\t2\t9\t881250950", "field 'rating': 9 is outside"),
-        ("ml100k", "u.data", 5, "3\t99\t1\t881250953", "field 'item': unknown movie"),
-        ("ml100k", "u.data", 4, "7\t3\t2\t881250952", "u.data line 4, field 'user': unknown user"),
+        ("ml100k", "u.data", 2, "1\t2\t9\t900000002", "field 'rating': 9 is outside"),
+        ("ml100k", "u.data", 5, "3\t99\t1\t900000005", "field 'item': unknown movie"),
+        ("ml100k", "u.data", 4, "7\t3\t2\t900000004", "u.data line 4, field 'user': unknown user"),
         ("ml100k", "u.data", 6, "1\t1\t4\t1", "u.data line 6: duplicate rating"),
         ("ml100k", "u.user", 2, "2|abc|F|other|94043",
          "u.user line 2, field 'age': 'abc' is not an integer"),
         ("ml100k", "u.user", 3, "3|17|M|pilot|32067", "u.user line 3, field 'occupation'"),
         ("ml100k", "u.item", 2, "2|Beta (1987)|12-Foo-1987||x" + "|0" * 19,
          "u.item line 2, field 'release date'"),
-        ("ml1m", "users.dat", 2, "2::M::57::16::70072", "users.dat line 2, field 'age'"),
+        ("ml1m", "users.dat", 2, "2::M::57::16::20002", "users.dat line 2, field 'age'"),
         ("ml1m", "movies.dat", 3, "3::Gamma Days (2001)", "movies.dat line 3: expected 3"),
         ("mllatest", "ratings.csv", 4, "2,1,5.5,964982224",
          "ratings.csv line 4, field 'rating': 5.5 is outside"),
@@ -185,7 +185,7 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
 def test_failed_load_leaves_graph_unchanged(falkordb_store: FalkorDBStore, tmp_path: Path) -> None:
     falkordb_store.load(load_movielens(FIXTURES / "ml100k"))
     root = _copy("ml100k", tmp_path)
-    _replace_line(root / "u.data", 8, "4\t5\tthree\t881250956")
+    _replace_line(root / "u.data", 8, "4\t5\tthree\t900000008")
     with pytest.raises(IngestError, match="u.data line 8"):
         falkordb_store.load(load_movielens(root))
     assert falkordb_store.stats() == ML100K_STATS
