@@ -219,34 +219,27 @@ class MMKGAT(Recommender):
         items = torch.cat([su[self.item_offset_u :], si[: self.n_items]], dim=1)
         return users, items
 
+    def _ego_reg(self, users: Tensor, *items: Tensor) -> Tensor:
+        """Squared norms of the layer-0 rows of these users and items, in both graphs."""
+        eu, ei = self.emb_u.weight, self.emb_i.weight
+        reg = eu[users].pow(2).sum() + ei[users + self.user_offset_i].pow(2).sum()
+        for i in items:
+            reg = reg + eu[i + self.item_offset_u].pow(2).sum() + ei[i].pow(2).sum()
+        return reg
+
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         self._cache = None
         uv, iv = self.propagate()
         if self.cf_objective == "softmax":
-            eu, ei = self.emb_u.weight, self.emb_i.weight
-            reg = (
-                eu[users].pow(2).sum()
-                + ei[users + self.user_offset_i].pow(2).sum()
-                + eu[pos + self.item_offset_u].pow(2).sum()
-                + ei[pos].pow(2).sum()
-            )
             loss = softmax_cf_loss(uv[users], iv, pos, self.tau)
-            return loss + self.config.l2 * reg / (2 * users.numel())
+            return loss + self.config.l2 * self._ego_reg(users, pos) / (2 * users.numel())
         u, p, n = uv[users], iv[pos], iv[neg]
         s_pos = (u * p).sum(-1)
         s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
         if self.reg == "final":
             reg = u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()
         else:  # λ‖Θ‖² on the layer-0 rows this batch touches, both graphs
-            eu, ei = self.emb_u.weight, self.emb_i.weight
-            reg = (
-                eu[users].pow(2).sum()
-                + ei[users + self.user_offset_i].pow(2).sum()
-                + eu[pos + self.item_offset_u].pow(2).sum()
-                + ei[pos].pow(2).sum()
-                + eu[neg + self.item_offset_u].pow(2).sum()
-                + ei[neg].pow(2).sum()
-            )
+            reg = self._ego_reg(users, pos, neg)
         return bpr_loss(s_pos, s_neg) + self.config.l2 * reg / (2 * users.numel())
 
     # --- KG ----------------------------------------------------------------------------------
