@@ -17,9 +17,10 @@ from tests.test_models import ModelCase, planted_auc, planted_data
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA device")
 
-CASES: list[type[ModelCase]] = [tm.TestBPRMF, tm.TestLightGCN, tm.TestLightGCNSoftmax, tm.TestKGAT,
-                                tm.TestMMKGAT, tm.TestMMKGATSoftmax, tm.TestLUDP, tm.TestGCFA,
-                                tm.TestMGNN]  # fmt: skip
+CASES: list[type[ModelCase]] = [tm.TestBPRMF, tm.TestLightGCN, tm.TestLightGCNSoftmax,
+                                tm.TestLightGCNSampledSoftmax, tm.TestKGAT, tm.TestMMKGAT,
+                                tm.TestMMKGATSoftmax, tm.TestMMKGATSampledSoftmax, tm.TestLUDP,
+                                tm.TestGCFA, tm.TestMGNN]  # fmt: skip
 IDS = [f"{c.name}-{c.config.extra.get('cf_loss', 'bpr')}" for c in CASES]
 CUDA = torch.device("cuda")
 

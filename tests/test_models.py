@@ -417,7 +417,7 @@ class TestMMKGATSoftmax(TestMMKGAT):
         torch.testing.assert_close(all_scores(model), cos.detach())
 
     def test_bad_objective_settings(self, data: RecData) -> None:
-        with pytest.raises(ValueError, match="cf_loss must be 'bpr' or 'softmax'"):
+        with pytest.raises(ValueError, match="cf_loss must be one of 'bpr', 'softmax', 'sam"):
             build(self.name, data, ModelConfig(dim=8, extra={"cf_loss": "hinge"}))
         with pytest.raises(ValueError, match="tau must be > 0"):
             build(self.name, data, ModelConfig(dim=8, extra={"cf_loss": "softmax", "tau": 0}))
@@ -433,6 +433,61 @@ def test_softmax_cf_loss_by_hand() -> None:
     for pos, num in ((0, e[0]), (1, e[1])):
         loss = softmax_cf_loss(users, items, torch.tensor([pos]), tau=0.5)
         assert loss.item() == pytest.approx(-np.log(num / e.sum()), rel=1e-6)
+
+
+def test_sampled_softmax_by_hand() -> None:
+    """Cosines (1, 0, -1) at temperature 0.5 are logits (2, 0, -2); four items, so a sample of
+    S negatives counts (4 - 1) / S times. A sampled negative equal to the row's positive is
+    dropped from that row only."""
+    from recommend.models.layers import sampled_softmax_cf_loss
+
+    users = torch.tensor([[3.0, 0.0], [0.0, 1.0]])
+    items = torch.tensor([[2.0, 0.0], [0.0, 5.0], [-1.0, 0.0], [0.0, -2.0]])
+    pos, neg = torch.tensor([0, 1]), torch.tensor([1, 0])  # S = 2: weight 3/2 each
+    loss = sampled_softmax_cf_loss(users, items, pos, neg, tau=0.5)
+    e = np.exp
+    row0 = -np.log(e(2.0) / (e(2.0) + 1.5 * e(0.0)))  # item 0 is row 0's positive: dropped
+    row1 = -np.log(e(2.0) / (e(2.0) + 1.5 * e(0.0)))  # user 1 · item 0 = 0; item 1 dropped
+    assert loss.item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
+
+
+def test_sampled_softmax_with_every_other_item_once_is_the_full_softmax() -> None:
+    from recommend.models.layers import sampled_softmax_cf_loss, softmax_cf_loss
+
+    g = torch.Generator().manual_seed(0)
+    users, items = torch.randn(1, 8, generator=g), torch.randn(50, 8, generator=g)
+    pos = torch.tensor([17])
+    others = torch.tensor([i for i in range(50) if i != 17])
+    full = softmax_cf_loss(users, items, pos, tau=0.2)
+    torch.testing.assert_close(sampled_softmax_cf_loss(users, items, pos, others, 0.2), full)
+    # fewer samples: an estimate of the same loss, not the same value
+    few = sampled_softmax_cf_loss(users, items, pos, others[:10], 0.2)
+    assert few.item() != pytest.approx(full.item(), rel=1e-6)
+
+
+class TestLightGCNSampledSoftmax(ModelCase):
+    name = "lightgcn"
+    config: ClassVar[ModelConfig] = ModelConfig(
+        dim=16, layers=2, dropout=0.0, extra={"cf_loss": "sampled_softmax", "tau": 0.2}
+    )
+
+    def test_scores_are_cosines(self, data: RecData) -> None:
+        model = self.make(data)
+        out = model.propagate()  # type: ignore[operator]
+        cos = torch.nn.functional.cosine_similarity(
+            out[:N_USERS, None], out[None, N_USERS:], dim=-1
+        )
+        torch.testing.assert_close(all_scores(model), cos.detach())
+
+
+class TestMMKGATSampledSoftmax(ModelCase):
+    name = "mmkgat"
+    config: ClassVar[ModelConfig] = ModelConfig(
+        dim=16, layers=2, dropout=0.0, extra={"cf_loss": "sampled_softmax", "tau": 0.2}
+    )
+
+    def encoders(self, model: Recommender) -> list[CKGEncoder]:
+        return [model.enc_u, model.enc_i]  # type: ignore[list-item]
 
 
 class OneThread:

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from recommend.data import RecData
 from recommend.models.base import ModelConfig, Recommender, register
-from recommend.models.layers import bpr_loss, cf_objective, softmax_cf_loss, spmm, sym_norm_adj
+from recommend.models.layers import bpr_loss, cf_objective, softmax_objective, spmm, sym_norm_adj
 
 
 @register
@@ -26,7 +26,8 @@ class LightGCN(Recommender):
         config: ``dim`` (default: 64), ``layers`` (default: 3), ``l2`` (default: 1e-4, on the
             layer-0 embeddings of the batch), ``extra["cf_loss"]`` (default: ``"bpr"``;
             ``"softmax"``: full-catalogue cross-entropy of cosines over ``extra["tau"]``,
-            default 0.2, and cosine scores; see :func:`~recommend.models.layers.cf_objective`).
+            default 0.2, and cosine scores; ``"sampled_softmax"``: the same estimated from the
+            batch's negatives; see :func:`~recommend.models.layers.cf_objective`).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``.
@@ -61,12 +62,12 @@ class LightGCN(Recommender):
         self._cache = None
         out = self.propagate()
         u = out[users]
-        if self.cf_objective == "softmax":
+        if self.cf_objective != "bpr":
             ego = self.emb.weight
             reg = (ego[users].pow(2).sum() + ego[pos + self.n_users].pow(2).sum()) / (
                 2 * users.numel()
             )
-            loss = softmax_cf_loss(u, out[self.n_users :], pos, self.tau)
+            loss = softmax_objective(self.cf_objective, u, out[self.n_users :], pos, neg, self.tau)
             return loss + self.config.l2 * reg
         p = out[pos + self.n_users]
         n = out[neg + self.n_users]
@@ -85,10 +86,10 @@ class LightGCN(Recommender):
         self._cache = self.scoring_vectors()
 
     def scoring_vectors(self) -> Tensor:
-        """:meth:`propagate`'s embeddings, unit length under the softmax objective (which
+        """:meth:`propagate`'s embeddings, unit length under a softmax objective (which
         trains cosine scores). Shapes: ``[n_users + n_items, dim]``."""
         out = self.propagate()
-        return F.normalize(out, dim=-1) if self.cf_objective == "softmax" else out
+        return F.normalize(out, dim=-1) if self.cf_objective != "bpr" else out
 
     def score_all(self, users: Tensor) -> Tensor:
         out = self._cache if self._cache is not None else self.scoring_vectors()

@@ -20,7 +20,7 @@ from recommend.models.layers import (
     bpr_loss,
     cf_objective,
     collab_graph,
-    softmax_cf_loss,
+    softmax_objective,
 )
 
 DEFAULTS: dict[str, object] = {
@@ -97,7 +97,8 @@ class MMKGAT(Recommender):
             on each graph's KG triples only; ``"ckg_rel"`` on the whole graph, but interaction
             triples move only their relation's parameters, not the entities),
             ``extra["cf_loss"]`` (default: ``"bpr"``, eq 15; ``"softmax"`` in
-            :attr:`defaults`), ``extra["tau"]`` (default: 0.2).
+            :attr:`defaults`; ``"sampled_softmax"`` for large catalogues), ``extra["tau"]``
+            (default: 0.2).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
@@ -230,8 +231,8 @@ class MMKGAT(Recommender):
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         self._cache = None
         uv, iv = self.propagate()
-        if self.cf_objective == "softmax":
-            loss = softmax_cf_loss(uv[users], iv, pos, self.tau)
+        if self.cf_objective != "bpr":
+            loss = softmax_objective(self.cf_objective, uv[users], iv, pos, neg, self.tau)
             return loss + self.config.l2 * self._ego_reg(users, pos) / (2 * users.numel())
         u, p, n = uv[users], iv[pos], iv[neg]
         s_pos = (u * p).sum(-1)
@@ -301,7 +302,7 @@ class MMKGAT(Recommender):
         """User and item vectors whose inner product is the score: :meth:`propagate`'s, unit
         length under the softmax objective (which trains cosine scores)."""
         uv, iv = self.propagate()
-        if self.cf_objective == "softmax":
+        if self.cf_objective != "bpr":
             uv, iv = F.normalize(uv, dim=-1), F.normalize(iv, dim=-1)
         return uv, iv
 
