@@ -166,8 +166,10 @@ def _graph_drawn(page: Any, index: int = 0) -> None:
 def test_every_page_loads_and_shows_its_data(server: tuple[str, dict[str, Any]], page: Any) -> None:
     url, stats = server
     _open(page, url, "Interactions over time")  # Overview
-    values = page.locator("[data-testid=stMetricValue]").all_inner_texts()
-    assert values[:2] == [f"{stats['nodes']:,}", f"{stats['relationships']:,}"]
+    # the metrics fill a moment after the marker shows: wait (retrying) for both values
+    metrics = page.locator("[data-testid=stMetricValue]")
+    sync_api.expect(metrics.nth(0)).to_have_text(f"{stats['nodes']:,}")
+    sync_api.expect(metrics.nth(1)).to_have_text(f"{stats['relationships']:,}")
     # two bar charts, the degree histogram and the interactions over time
     page.locator("[data-testid=stVegaLiteChart]").nth(3).wait_for(state="attached")
     _no_exception(page, "overview")
