@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from kg_ingest import model
-from kg_ingest._common import Table
+from kg_ingest._common import Table, read_text, text_lines
 from kg_ingest.errors import IngestError
 from kg_store.graph_data import GraphData, NodeSet, RelSet
 
@@ -67,20 +67,20 @@ def load_kgat(path: Path) -> GraphData:
     rels_l = _read_list(path / "relation_list.txt")
 
     parts: list[pd.DataFrame] = []
-    tables: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    tables: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for fname, split in sources:
-        user, item, line = _read_adjacency(path / fname)
-        tables.append((fname, user, item, line))
+        user, item, line, column = _read_adjacency(path / fname)
+        tables.append((fname, user, item, line, column))
         parts.append(pd.DataFrame({"user": user, "item": item, "rank": _SPLIT_ORDER[split]}))
     n_items = (
         len(items_l)
         if items_l is not None
         else max((int(t[2].max()) + 1 for t in tables if len(t[2])), default=0)
     )
-    for fname, user, item, line in tables:
-        _check_ids(fname, item, line, n_items, "item", "item_list.txt")
+    for fname, user, item, line, column in tables:
+        _check_ids(fname, item, line, n_items, "item", "item_list.txt", "item", column)
         if users_l is not None:
-            _check_ids(fname, user, line, len(users_l), "user", "user_list.txt")
+            _check_ids(fname, user, line, len(users_l), "user", "user_list.txt", "user", 1)
 
     inter = pd.concat(parts, ignore_index=True)
     # Later files win (train < valid < test); a stable sort keeps file order within a rank.
@@ -145,8 +145,17 @@ def _interaction_files(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def _int_lines(path: Path) -> tuple[list[list[bytes]], np.ndarray, np.ndarray]:
-    """Tokens of each non-blank line, the 1-based line numbers, and all tokens as int64."""
+def _field(fields: tuple[str, ...], pos: int) -> str:
+    """The name of 0-based field ``pos`` of a line; the last name repeats (``user item ...``)."""
+    return fields[min(pos, len(fields) - 1)]
+
+
+def _int_lines(
+    path: Path, fields: tuple[str, ...]
+) -> tuple[list[list[bytes]], np.ndarray, np.ndarray]:
+    """Tokens of each non-blank line, the 1-based line numbers, and all tokens as int64.
+
+    ``fields`` names the fields of a line in messages (the last name repeats)."""
     try:
         raw = path.read_bytes().splitlines()
     except OSError as e:
@@ -167,43 +176,65 @@ def _int_lines(path: Path) -> tuple[list[list[bytes]], np.ndarray, np.ndarray]:
         for t, n in zip(toks, lines, strict=True):
             for pos, tok in enumerate(t):
                 try:
-                    int(tok)
-                except ValueError as cause:
+                    np.int64(int(tok))
+                except (ValueError, OverflowError) as cause:
                     raise IngestError(
                         path.name,
-                        f"field {pos + 1}: {tok.decode(errors='replace')!r} is not an integer",
+                        f"{tok.decode(errors='replace')!r} is not an integer id",
                         line=n,
+                        field=_field(fields, pos),
+                        column=pos + 1,
                     ) from cause
         raise IngestError(path.name, f"cannot parse integers: {e}") from e
     neg = np.flatnonzero(values < 0)
     if len(neg):
         counts = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
-        row = int(np.searchsorted(np.cumsum(counts), neg[0], side="right"))
-        raise IngestError(path.name, f"negative id {values[neg[0]]}", line=lines[row])
+        ends = np.cumsum(counts)
+        row = int(np.searchsorted(ends, neg[0], side="right"))
+        pos = int(neg[0] - (ends[row] - counts[row]))
+        raise IngestError(
+            path.name, f"negative id {values[neg[0]]}", line=lines[row],
+            field=_field(fields, pos), column=pos + 1,
+        )  # fmt: skip
     return toks, np.asarray(lines, dtype=np.int64), values
 
 
-def _read_adjacency(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``user item item ...`` lines -> (user, item, line number) per interaction."""
-    toks, lines, values = _int_lines(path)
+def _read_adjacency(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``user item item ...`` lines -> (user, item, line number, item's 1-based column) per
+    interaction."""
+    toks, lines, values = _int_lines(path, ("user", "item"))
     counts = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     users = values[starts]
     is_item = np.ones(len(values), dtype=bool)
     is_item[starts] = False
     n_items = counts - 1
-    return np.repeat(users, n_items), values[is_item], np.repeat(lines, n_items)
+    column = np.arange(len(values)) - np.repeat(starts, counts) + 1
+    return np.repeat(users, n_items), values[is_item], np.repeat(lines, n_items), column[is_item]
 
 
 def _check_ids(
-    fname: str, ids: np.ndarray, lines: np.ndarray, n: int, what: str, list_file: str
+    fname: str,
+    ids: np.ndarray,
+    lines: np.ndarray,
+    n: int,
+    what: str,
+    list_file: str,
+    field: str,
+    column: int | np.ndarray,
 ) -> None:
+    """Every id must be below ``n``; ``column`` is the ids' 1-based column (one for all, or
+    one per id)."""
     bad = np.flatnonzero(ids >= n)
     if len(bad):
+        k = int(bad[0])
+        col = int(column) if np.ndim(column) == 0 else int(np.asarray(column)[k])
         raise IngestError(
             fname,
-            f"{what} id {ids[bad[0]]} is out of range ({list_file} lists {n} {what}s)",
-            line=int(lines[bad[0]]),
+            f"{what} id {ids[k]} is out of range ({list_file} lists {n} {what}s)",
+            line=int(lines[k]),
+            field=field,
+            column=col,
         )
 
 
@@ -217,26 +248,32 @@ def _read_list(path: Path) -> Table | None:
         return None
     rows: list[list[str]] = []
     lines: list[int] = []
-    with path.open(encoding="utf-8") as f:
-        header = f.readline().split()
-        if "remap_id" not in header:
-            raise IngestError(path.name, f"header must name remap_id (got {header})", line=1)
-        n = len(header)
-        last = header[-1] == "remap_id"
-        for i, ln in enumerate(f, start=2):
-            parts = ln.rsplit(None, n - 1) if last else ln.split(None, n - 1)
-            if not parts:
-                continue
-            parts = [p.strip() for p in parts]
-            # An org id may be empty (amazon-book's entity_list line 30183 is " 30181"), as
-            # may trailing columns (item_list's freebase_id): pad on the side that can be.
-            pad = [""] * (n - len(parts))
-            rows.append(pad + parts if last else parts + pad)
-            lines.append(i)
-    t = Table(path.name, pd.DataFrame(rows, columns=header, dtype=object), np.asarray(lines))
+    text = text_lines(read_text(path))
+    header = text[0].split() if text else []
+    if "remap_id" not in header:
+        raise IngestError(path.name, f"header must name remap_id (got {header})", line=1)
+    n = len(header)
+    last = header[-1] == "remap_id"
+    for i, ln in enumerate(text[1:], start=2):
+        parts = ln.rsplit(None, n - 1) if last else ln.split(None, n - 1)
+        if not parts:
+            continue
+        parts = [p.strip() for p in parts]
+        # An org id may be empty (amazon-book's entity_list line 30183 is " 30181"), as
+        # may trailing columns (item_list's freebase_id): pad on the side that can be.
+        pad = [""] * (n - len(parts))
+        rows.append(pad + parts if last else parts + pad)
+        lines.append(i)
+    t = Table(path.name, pd.DataFrame(rows, columns=header, dtype=object),
+              np.asarray(lines, dtype=np.int64))  # fmt: skip
     remap = t.ints("remap_id", 0)
     if not np.array_equal(np.sort(remap), np.arange(len(remap))):
-        raise IngestError(path.name, f"remap_id must be 0..{len(remap) - 1}, each once")
+        out = np.flatnonzero(remap >= len(remap))
+        if len(out):
+            raise t.error(int(out[0]), f"{remap[out[0]]} is out of range: {len(remap)} rows "
+                          f"need remap ids 0..{len(remap) - 1}, each once", "remap_id")  # fmt: skip
+        t.frame["remap_id"] = remap.astype(str)
+        t.check_unique(["remap_id"], "remap_id")
     t.frame = t.frame.assign(remap_id=remap).sort_values("remap_id").reset_index(drop=True)
     return t
 
@@ -259,7 +296,7 @@ def _str(ids: np.ndarray) -> np.ndarray:
 def _knowledge(
     g: GraphData, path: Path, n_items: int, ents: Table | None, rels: Table | None
 ) -> None:
-    toks, lines, values = _int_lines(path)
+    toks, lines, values = _int_lines(path, ("head", "relation", "tail"))
     counts = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
     bad = np.flatnonzero(counts != 3)
     if len(bad):
@@ -271,8 +308,9 @@ def _knowledge(
     trip = values.reshape(-1, 3)
     head, rel, tail = trip[:, 0], trip[:, 1], trip[:, 2]
     if ents is not None:
-        for col, ids in (("head", head), ("tail", tail)):
-            _check_ids(path.name, ids, lines, len(ents), f"{col} entity", "entity_list.txt")
+        for col, ids, pos in (("head", head, 1), ("tail", tail, 3)):
+            _check_ids(path.name, ids, lines, len(ents), f"{col} entity", "entity_list.txt",
+                       col, pos)  # fmt: skip
     names: dict[int, str] = {}
     if rels is not None:
         for rid, org in zip(rels.frame["remap_id"], rels.frame["org_id"], strict=True):

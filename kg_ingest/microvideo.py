@@ -2,7 +2,9 @@
 behind MMGCN/MMKGAT: fine-grained interactions plus per-video visual, acoustic and textual
 features). The full description, with an example, is ``docs/microvideo_format.md``.
 
-Directory layout (CSV files are UTF-8 with a header row, quoted as usual; ids are strings):
+Directory layout (CSV files are UTF-8 with a header row, quoted as in RFC 4180 and read
+strictly: a quote inside a quoted field is doubled, every row has the header's number of
+fields; ids are strings):
 
 * ``interactions.csv`` (required): ``user,video,kind[,ts][,split]``. ``kind`` is one of
   ``click like finish share comment follow`` (case-insensitive) and becomes the relationship
@@ -29,8 +31,9 @@ Directory layout (CSV files are UTF-8 with a header row, quoted as usual; ids ar
 
 Validation raises :class:`~kg_ingest.errors.IngestError`: missing columns, unknown kinds or
 splits (file + line + field), unknown users/videos, bad integers, a matrix whose row count
-differs from the video count (names the ``.npy`` file and both counts), NaN or infinite
-features (names the file, row and video).
+differs from the video count (names the ``.npy`` file and both counts), a ``.npy`` name on a
+file that is no NumPy array file (or holds pickled objects), NaN or infinite features (names
+the file, row and video).
 """
 
 from __future__ import annotations
@@ -47,11 +50,14 @@ from kg_ingest._common import (
     entity_set,
     explode_links,
     link_set,
+    load_npy,
     modality,
     normalise_tag,
     read_csv,
+    read_text,
     require_file,
     split_multi,
+    text_lines,
     textual,
 )
 from kg_ingest.errors import IngestError
@@ -229,7 +235,7 @@ def _interactions(g: GraphData, it: Table, videos: pd.Index, users: pd.Index | N
 def _row_ids(path: Path, vt: Table, videos: pd.Index) -> list[str]:
     if not (path / "video_ids.txt").is_file():
         return vt.frame["video"].tolist()
-    lines = (path / "video_ids.txt").read_text(encoding="utf-8").splitlines()
+    lines = text_lines(read_text(path / "video_ids.txt"))
     ids: list[str] = []
     seen: dict[str, int] = {}
     for i, ln in enumerate(lines, start=1):
@@ -248,10 +254,7 @@ def _row_ids(path: Path, vt: Table, videos: pd.Index) -> list[str]:
 
 
 def _matrix(path: Path, rows: list[str], order: str) -> np.ndarray:
-    try:
-        m = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise IngestError(path.name, f"not a readable .npy array: {e}") from e
+    m = load_npy(path)
     if m.ndim != 2:
         raise IngestError(path.name, f"expected a 2-D matrix (videos x dim), got shape {m.shape}")
     if not np.issubdtype(m.dtype, np.number) or np.iscomplexobj(m):
@@ -275,8 +278,7 @@ def _optional_ints(t: Table, col: str, lo: int | None = None, hi: int | None = N
     present = (s != "").to_numpy()
     out = pd.Series(pd.NA, index=t.frame.index, dtype="Int64")
     if present.any():
-        sub = Table(t.file, t.frame.loc[present], t.lines[present])
-        out[present] = sub.ints(col, lo, hi)
+        out[present] = t.subset(present).ints(col, lo, hi)
     return out
 
 
@@ -292,8 +294,9 @@ def _multi(t: Table, col: str, tag: bool = False) -> list[list[str]]:
 def _property(t: Table, col: str) -> str:
     if not _PROPERTY.match(col) or col == "id":
         raise IngestError(
-            t.file, f"column {col!r} cannot be a property name (letters, digits, _)", line=1
-        )
+            t.file, "a column name must be a property name (letters, digits, _; not id)",
+            line=1, field=col,
+        )  # fmt: skip
     return col
 
 

@@ -30,9 +30,13 @@ The graph (ids are the source's ids as strings; see :mod:`kg_ingest.model`):
 * ``Textual {id=video id, vector, text}`` + ``HAS_TEXTUAL``: the title, genres and (ML-latest)
   most frequent tags embedded by :func:`kg_ingest.text.embed_texts`.
 
-Validation raises :class:`~kg_ingest.errors.IngestError` naming file, line and field: field
-counts, integers and floats, the rating range (1-5 integers; ML-latest 0.5-5.0), duplicate
-ratings, ratings and tags of unknown users or movies, missing or empty required files.
+Validation raises :class:`~kg_ingest.errors.IngestError` naming file, line and field (and, in
+the headerless files, the field's column: ``u.item line 12, field 'genre Western' (column
+24)``): field counts, integers and floats, 0/1 genre flags, the rating range (1-5 integers;
+ML-latest 0.5-5.0), duplicate ratings, ratings and tags of unknown users or movies, missing or
+empty required files, and in the CSV files of ML-latest strict quoting (a quote inside a
+quoted field must be doubled, ``"Crouching Tiger, Hidden ""Dragon"" (2000)"``; a loose quote
+used to load silently as part of the title).
 """
 
 from __future__ import annotations
@@ -133,24 +137,26 @@ def load_movielens(path: Path, *, embed: bool = True) -> GraphData:
 def _ml100k(path: Path) -> _Parsed:
     gt = read_delimited(path / "u.genre", "|", ["name", "index"], encoding=_LATIN1)
     index = gt.ints("index", 0)
-    names = gt.require("name").tolist()
-    if sorted(index.tolist()) != list(range(len(index))):
-        raise IngestError("u.genre", f"indices must be 0..{len(index) - 1}, each once")
-    genre_names = [names[i] for i in np.argsort(index)]
+    names = gt.require("name")
+    gt.frame["name"] = names
+    gt.check_unique(["name"], "genre")
+    _check_indices(gt, index)
+    genre_names = [names.iloc[i] for i in np.argsort(index)]
 
-    flags = [f"g{i}" for i in range(len(genre_names))]
+    # The 19 genre flags of ML-100K, named after u.genre ("genre Western", column 24).
+    flags = [f"genre {g}" for g in genre_names]
     it = read_delimited(
         path / "u.item",
         "|",
-        ["id", "title", "release", "video_release", "imdb_url", *flags],
+        ["id", "title", "release date", "video release date", "IMDb URL", *flags],
         encoding=_LATIN1,
     )
     ids = id_strings(it.ints("id", 1))
     it.frame["id"] = ids
     it.check_unique(["id"], "movie id")
-    flag_matrix = np.stack([it.ints(f, 0, 1) for f in flags], axis=1).astype(bool)
+    flag_matrix = np.stack([_flag(it, f) for f in flags], axis=1)
     genres = [[genre_names[j] for j in np.flatnonzero(row)] for row in flag_matrix]
-    release = it.frame["release"].str.strip()
+    release = it.frame["release date"].str.strip()
     dates = pd.to_datetime(release, format="%d-%b-%Y", errors="coerce")
     bad = np.flatnonzero((dates.isna() & (release != "")).to_numpy())
     if len(bad):
@@ -162,7 +168,7 @@ def _ml100k(path: Path) -> _Parsed:
             "title": it.frame["title"].str.strip(),
             "year": dates.dt.year.astype("Int64"),
             "release_date": dates.dt.strftime("%Y-%m-%d").where(dates.notna(), None),
-            "imdb_url": it.frame["imdb_url"].str.strip().replace("", None),
+            "imdb_url": it.frame["IMDb URL"].str.strip().replace("", None),
         }
     )
 
@@ -271,12 +277,13 @@ def _mllatest(path: Path) -> _Parsed:
             tmdb = lt.frame["tmdbId"].str.strip()
             # imdbId is the numeric part of "tt0114709", written without the leading zeros.
             imdb_id = ["tt" + v.zfill(7) if v else None for v in imdb]
-            imdb_int = Table(lt.file, pd.DataFrame({"imdbId": imdb.replace("", "0")}), lt.lines)
+            imdb_int = Table(lt.file, pd.DataFrame({"imdbId": imdb.replace("", "0")}), lt.lines,
+                             lt.columns)  # fmt: skip
             imdb_int.ints("imdbId", 0)
             tmdb_ok = tmdb != ""
             tmdb_vals = pd.array([None] * len(lt), dtype="Int64")
             if tmdb_ok.any():
-                sub = Table(lt.file, lt.frame.loc[tmdb_ok], lt.lines[tmdb_ok.to_numpy()])
+                sub = lt.subset(tmdb_ok.to_numpy())
                 tmdb_vals[tmdb_ok.to_numpy()] = sub.ints("tmdbId", 0)
             links = pd.DataFrame(
                 {
@@ -327,6 +334,26 @@ def _ratings(t: Table, ucol: str, icol: str, rating: np.ndarray, tcol: str) -> p
     t.frame[icol] = item
     t.check_unique([ucol, icol], "rating of this movie by this user")
     return pd.DataFrame({"src": user, "dst": item, "rating": rating, "ts": ts})
+
+
+def _check_indices(t: Table, index: np.ndarray) -> None:
+    """``u.genre``'s indices must be 0..n-1, each once: name the line of the first that is not."""
+    n = len(index)
+    out = np.flatnonzero(index >= n)
+    if len(out):
+        raise t.error(int(out[0]), f"{index[out[0]]} is out of range: {n} genres have indices "
+                      f"0..{n - 1}", "index")  # fmt: skip
+    t.frame["index"] = index.astype(str)
+    t.check_unique(["index"], "genre index")
+
+
+def _flag(t: Table, col: str) -> np.ndarray:
+    """A 0/1 column as bool."""
+    s = t.frame[col].str.strip()
+    bad = np.flatnonzero(~s.isin(["0", "1"]).to_numpy())
+    if len(bad):
+        raise t.error(int(bad[0]), f"must be 0 or 1, got {s.iloc[bad[0]]!r}", col)
+    return (s == "1").to_numpy()
 
 
 def _gender(t: Table, col: str) -> list[str]:

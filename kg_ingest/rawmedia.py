@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from kg_ingest import model
-from kg_ingest._common import modality, read_csv, require_file, textual
+from kg_ingest._common import load_npy, modality, read_csv, read_text, require_file, textual
 from kg_ingest.errors import IngestError
 from kg_ingest.microvideo import MODALITY_FILES, _multi, _video_text, load_microvideo
 from kg_store.graph_data import GraphData, NodeSet
@@ -177,10 +177,7 @@ def clip_array(
     Image = _pil()
     name = _rel(path)
     if path.suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise IngestError(name, f"not a readable .npy array: {e}") from e
+        arr = load_npy(path, name)
         if arr.ndim == 3:
             arr = np.repeat(arr[..., None], 3, axis=3)
         if arr.ndim != 4 or arr.shape[3] != 3 or arr.dtype != np.uint8:
@@ -421,7 +418,4 @@ def _acoustic(root: Path, items: list[MediaFiles], g: GraphData) -> NodeSet:
 
 
 def _description(p: Path) -> str:
-    try:
-        return " ".join(p.read_text(encoding="utf-8").split())
-    except UnicodeDecodeError as e:
-        raise IngestError(_rel(p), f"not valid utf-8 text ({e.reason} at byte {e.start})") from e
+    return " ".join(read_text(p, name=_rel(p)).split())

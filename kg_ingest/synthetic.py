@@ -91,6 +91,12 @@ _FIRST = ("Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun"
 _LAST = ("Abe", "Berg", "Cruz", "Dahl", "Engel", "Fox", "Gray", "Holm", "Ito", "Jensen",
          "Kato", "Lind", "Moss", "Novak", "Ortiz", "Park", "Quist", "Ross", "Stone",
          "Tran")  # fmt: skip
+MIN_USERS, MAX_USERS = 1, 1_000_000
+"""Allowed numbers of users (``kgrec ingest synthetic --users``). At 30 interactions each a
+user takes about 9 kB of memory while the frames are built: the maximum needs about 9 GB."""
+MIN_VIDEOS, MAX_VIDEOS = 2, 1_000_000
+"""Allowed numbers of videos (``--videos``): each user clicks at least one video and leaves at
+least one unclicked. A video takes about 5 kB (features, attributes): the maximum, about 5 GB."""
 _MODALITY_NOISE = {model.VISUAL: 0.8, model.ACOUSTIC: 1.2, model.TEXTUAL: 0.5}
 """Noise std of each modality's features relative to their signal std."""
 
@@ -130,12 +136,18 @@ def generate(
     """A synthetic micro-video KG (see the module docstring for the generative story).
 
     Args:
-        users: number of ``User`` nodes (ids ``u0`` ...).
-        videos: number of ``Video`` nodes (ids ``v0`` ...), at least 2.
+        users: number of ``User`` nodes (ids ``u0`` ...), :data:`MIN_USERS` to
+            :data:`MAX_USERS`.
+        videos: number of ``Video`` nodes (ids ``v0`` ...), :data:`MIN_VIDEOS` (each user
+            clicks one and leaves one) to :data:`MAX_VIDEOS`.
         seed: seed of every random draw; the same seed gives identical frames (default: 0).
         interactions_per_user: mean number of distinct videos a user clicks; each user clicks
             at least 1 and at most ``videos - 1`` (default: 30).
         dims: widths of the Visual, Acoustic and Textual ``vector`` (default: (32, 16, 24)).
+
+    Raises:
+        ValueError: a size outside its range (the message names the argument and its
+            ``kgrec ingest synthetic`` option), or a bad ``interactions_per_user`` / ``dims``.
 
     Returns:
         Nodes: User (age), Video (title, year, duration), Genre, Tag, Person, Decade, AgeGroup,
@@ -157,8 +169,12 @@ def generate_with_truth(
     dims: tuple[int, int, int] = (32, 16, 24),
 ) -> tuple[GraphData, SyntheticTruth]:
     """:func:`generate`, also returning the :class:`SyntheticTruth` behind the graph."""
-    if users < 1 or videos < 2:
-        raise ValueError(f"need at least 1 user and 2 videos, got {users} and {videos}")
+    for name, value, lo, hi in (
+        ("users", users, MIN_USERS, MAX_USERS),
+        ("videos", videos, MIN_VIDEOS, MAX_VIDEOS),
+    ):
+        if not lo <= value <= hi:
+            raise ValueError(f"{name} (--{name}) must be {lo:,} to {hi:,}, got {value:,}")
     if interactions_per_user <= 0:
         raise ValueError(f"interactions_per_user must be positive, got {interactions_per_user}")
     if len(dims) != 3 or min(dims) < 1:

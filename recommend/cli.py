@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,6 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
     from recommend.train import FitResult
@@ -92,6 +94,99 @@ def _epoch_line(r: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
+# Options left unset take the model's setting: recommend.train.configs_for merges the
+# ModelConfig / TrainConfig defaults with each model's Recommender.defaults. Their help is
+# "<what> (default: <where>)"; `kgrec train --help` fills in the values (see _TrainCommand).
+_MODEL_DEFAULTED = {
+    "epochs": "Most epochs",
+    "batch_size": "BPR pairs per batch",
+    "lr": "Adam learning rate",
+    "n_neg": "Negatives per positive",
+    "patience": "Validations without improvement before stopping",
+    "eval_every": "Epochs between validations",
+    "dim": "Embedding size",
+    "layers": "Propagation layers",
+    "l2": "L2 weight on batch embeddings",
+    "dropout": "Message dropout",
+    "rating_kinds": "One interaction relation per rating value (RATED_1..5)",
+}
+_EXTRA_HELP = "Model option KEY=VALUE (JSON value), repeatable; overrides the model's"
+
+
+def _model_help(name: str) -> str:
+    """The declared help of a model-defaulted option; ``--help`` shows the values instead."""
+    return f"{_MODEL_DEFAULTED[name]} (default: the model's own training default)."
+
+
+def _value(v: Any) -> str:
+    """A setting as the help shows it."""
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return json.dumps(v) if isinstance(v, list | dict) else str(v)
+
+
+def _extra_value(v: Any) -> str:
+    """As ``--extra KEY=VALUE`` takes it: JSON, a bare word for a string."""
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def model_defaults_help() -> dict[str, str]:
+    """Help text for each option whose default the model decides, with the values of every
+    registered model: ``{"lr": "Adam learning rate (default: 0.001; 0.005 for gcfa, kgat,
+    lightgcn, mmkgat).", ...}``, and ``"extra"`` listing the extras the models set."""
+    from dataclasses import MISSING, fields
+
+    from recommend.models import REGISTRY, ModelConfig
+    from recommend.train import TrainConfig
+
+    base: dict[str, Any] = {
+        f.name: f.default for f in (*fields(ModelConfig), *fields(TrainConfig))
+        if f.default is not MISSING
+    }  # fmt: skip
+    base["rating_kinds"] = False  # configs_for's fallback
+    out: dict[str, str] = {}
+    for name, what in _MODEL_DEFAULTED.items():
+        by_value: dict[str, list[str]] = {}
+        for model in sorted(REGISTRY):
+            own = REGISTRY[model].defaults
+            if name in own and own[name] != base[name]:
+                by_value.setdefault(_value(own[name]), []).append(model)
+        if by_value:
+            others = "; ".join(f"{v} for {', '.join(ms)}" for v, ms in by_value.items())
+            out[name] = f"{what} (default: {_value(base[name])}; {others})."
+        else:
+            out[name] = f"{what} (default: {_value(base[name])} for every model)."
+    extras = [
+        f"{model} " + ", ".join(f"{k}={_extra_value(v)}" for k, v in sorted(extra.items()))
+        for model in sorted(REGISTRY)
+        if (extra := REGISTRY[model].defaults.get("extra"))
+    ]
+    out["extra"] = _EXTRA_HELP + (f" (set by default: {'; '.join(extras)})." if extras else ".")
+    return out
+
+
+class _TrainCommand(TyperCommand):
+    """``kgrec train``: its help shows each model's defaults. They are read from the model
+    registry only when the help is shown, so other commands do not import torch."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        try:
+            texts = model_defaults_help()
+        except ImportError:  # pragma: no cover - the declared help still says where
+            texts = {}
+        if texts:
+            from recommend.models import REGISTRY
+
+            texts["model"] = f"Model name: {', '.join(sorted(REGISTRY))}."
+        for param in self.params:
+            if param.name in texts and hasattr(param, "help"):
+                text = texts[param.name]
+                param.help = escape(text) if self.rich_markup_mode == "rich" else text
+        super().format_help(ctx, formatter)
+
+
 def train(
     model: Annotated[
         str | None, typer.Option("--model", help="Model name (bprmf, lightgcn, kgat, ...).")
@@ -101,39 +196,24 @@ def train(
     ] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the split, init and sampling.")] = 0,
-    epochs: Annotated[int | None, typer.Option(help="Most epochs [default: 400].")] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(help="BPR pairs per batch [default: 2048].")
-    ] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate [default: model's].")] = None,
-    n_neg: Annotated[
-        int | None, typer.Option(help="Negatives per positive [default: model's].")
-    ] = None,
-    patience: Annotated[
-        int | None, typer.Option(help="Validations without improvement [default: model's].")
-    ] = None,
-    eval_every: Annotated[
-        int | None, typer.Option(help="Epochs between validations [default: 1].")
-    ] = None,
-    dim: Annotated[int | None, typer.Option(help="Embedding size [default: 64].")] = None,
-    layers: Annotated[int | None, typer.Option(help="Propagation layers [default: 3].")] = None,
-    l2: Annotated[
-        float | None, typer.Option(help="L2 weight on batch embeddings [default: model's].")
-    ] = None,
-    dropout: Annotated[
-        float | None, typer.Option(help="Message dropout [default: model's].")
-    ] = None,
-    extra: Annotated[
-        list[str] | None, typer.Option(help="Model option KEY=VALUE (JSON value), repeatable.")
-    ] = None,
+    epochs: Annotated[int | None, typer.Option(help=_model_help("epochs"))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=_model_help("batch_size"))] = None,
+    lr: Annotated[float | None, typer.Option(help=_model_help("lr"))] = None,
+    n_neg: Annotated[int | None, typer.Option(help=_model_help("n_neg"))] = None,
+    patience: Annotated[int | None, typer.Option(help=_model_help("patience"))] = None,
+    eval_every: Annotated[int | None, typer.Option(help=_model_help("eval_every"))] = None,
+    dim: Annotated[int | None, typer.Option(help=_model_help("dim"))] = None,
+    layers: Annotated[int | None, typer.Option(help=_model_help("layers"))] = None,
+    l2: Annotated[float | None, typer.Option(help=_model_help("l2"))] = None,
+    dropout: Annotated[float | None, typer.Option(help=_model_help("dropout"))] = None,
+    extra: Annotated[list[str] | None, typer.Option(help=_EXTRA_HELP + ".")] = None,
     rating_kinds: Annotated[
         bool | None,
-        typer.Option(
-            "--rating-kinds/--no-rating-kinds",
-            help="One interaction relation per rating value (RATED_1..5) [default: model's].",
-        ),
+        typer.Option("--rating-kinds/--no-rating-kinds", help=_model_help("rating_kinds")),
     ] = None,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="torch CPU threads (default: torch's choice).")
+    ] = None,
     resume: Annotated[
         str | None, typer.Option(help="Continue an interrupted run (path, name or 'latest').")
     ] = None,
@@ -314,8 +394,9 @@ def similar_build(
             if not export.edges:
                 raise _fail(f"graph {name!r} is empty: ingest a dataset first")
             data, counts = similar_graph_data(export, k, modality)
-            for rels in data.rels:
-                replace_relationships(store, rels)
+            with store.writing():  # one writer at a time; on disk before we report
+                for rels in data.rels:
+                    replace_relationships(store, rels)
         finally:
             store.close()
     if as_json:
@@ -327,7 +408,7 @@ def similar_build(
 
 def register(app: typer.Typer) -> None:
     """Add ``train``, ``evaluate``, ``runs`` and ``similar build`` to the ``kgrec`` app."""
-    app.command("train")(train)
+    app.command("train", cls=_TrainCommand)(train)
     app.command("evaluate")(evaluate)
     app.command("runs")(runs)
     similar = typer.Typer(help="Video similarity relationships from modality features.",

@@ -75,11 +75,15 @@ def test_relation_names() -> None:
 @pytest.mark.parametrize(
     ("file", "content", "message"),
     [
-        ("train.txt", "0 0 1 2\n1 x3\n", "train.txt line 2: field 2: 'x3' is not an integer"),
-        ("test.txt", "0 3\n\n1 4 99\n", "test.txt line 3: item id 99 is out of range"),
-        ("test.txt", "0 3\n7 1\n", "test.txt line 2: user id 7 is out of range"),
+        ("train.txt", "0 0 1 2\n1 x3\n",
+         "train.txt line 2, field 'item' (column 2): 'x3' is not an integer"),
+        ("test.txt", "0 3\n\n1 4 99\n",
+         "test.txt line 3, field 'item' (column 3): item id 99 is out of range"),
+        ("test.txt", "0 3\n7 1\n",
+         "test.txt line 2, field 'user' (column 1): user id 7 is out of range"),
         ("kg_final.txt", "0 0 5\n1 0\n", "kg_final.txt line 2: expected 3 space-separated"),
-        ("kg_final.txt", "0 0 5\n1 0 -5\n", "kg_final.txt line 2: negative id -5"),
+        ("kg_final.txt", "0 0 5\n1 0 -5\n",
+         "kg_final.txt line 2, field 'tail' (column 3): negative id -5"),
         ("item_list.txt", "org_id remap_id\nb0 0\nb1 x\n",
          "item_list.txt line 3, field 'remap_id': 'x' is not an integer"),
     ],
@@ -106,3 +110,25 @@ def test_failed_load_leaves_graph_unchanged(falkordb_store: FalkorDBStore, tmp_p
     with pytest.raises(IngestError, match="kg_final.txt line 2"):
         falkordb_store.load(load_kgat(root))
     assert falkordb_store.stats() == KGAT_STATS
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("item_list.txt", "org_id remap_id\nb0 0\nb1 1\nb2 1\nb3 3\nb4 4\n",
+         "item_list.txt line 4, field 'remap_id': duplicate remap_id '1' (first at line 3)"),
+        ("item_list.txt", "org_id remap_id\nb0 0\nb1 7\nb2 2\nb3 3\nb4 4\n",
+         "item_list.txt line 3, field 'remap_id': 7 is out of range: 5 rows need remap ids 0..4"),
+        ("kg_final.txt", "0 0 5\n1 0 99999999999999999999\n",
+         "kg_final.txt line 2, field 'tail' (column 3): '99999999999999999999' is not an "
+         "integer id"),
+        ("kg_final.txt", "0 0 5\n-1 0 5\n", "kg_final.txt line 2, field 'head' (column 1)"),
+        ("entity_list.txt", "org_id remap_id\n\xff 0\n", "entity_list.txt line 2: not valid utf-8"),
+    ],
+)  # fmt: skip
+def test_errors_name_line_and_field(tmp_path: Path, file: str, content: str, message: str) -> None:
+    root = _copy(tmp_path)
+    (root / file).write_bytes(content.encode("latin-1"))
+    with pytest.raises(IngestError) as err:
+        load_kgat(root)
+    assert message in str(err.value)

@@ -125,7 +125,8 @@ def test_not_a_matrix(root: Path) -> None:
         ("interactions.csv", 6, "u2,v3,share,1600000004,holdout",
          "interactions.csv line 6, field 'split': unknown split 'holdout'"),
         ("users.csv", 3, "u2,forty,M,,DE", "users.csv line 3, field 'age'"),
-        ("videos.csv", 4, "v1,Again,Food,,carol,,1", "videos.csv line 4: duplicate video id"),
+        ("videos.csv", 4, "v1,Again,Food,,carol,,1",
+         "videos.csv line 4, field 'video': duplicate video id 'v1' (first at line 2)"),
     ],
 )  # fmt: skip
 def test_malformed(root: Path, file: str, line: int, text: str, message: str) -> None:
@@ -156,3 +157,71 @@ def test_failed_load_leaves_graph_unchanged(falkordb_store: FalkorDBStore, root:
     with pytest.raises(IngestError):
         falkordb_store.load(load_microvideo(root))
     assert falkordb_store.stats() == STATS
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # a text file named .npy was reported as "pickled (object) data"
+        (b"0.1,0.2\n0.3,0.4\n0.5,0.6\n",
+         "visual.npy: not a NumPy .npy file (starts with b'0.1,0.'; a .npy file starts with "
+         "b'\\x93NUMPY'): write the array with numpy.save"),
+        (b"", "visual.npy: not a NumPy .npy file (empty;"),
+        (b"PK\x03\x04rest of a zip", "visual.npy: not a NumPy .npy file (a ZIP archive (.npz?);"),
+        (b"\x93NUMPY\x01\x00", "visual.npy: not a readable .npy array"),
+    ],
+)  # fmt: skip
+def test_not_an_npy_file(root: Path, content: bytes, message: str) -> None:
+    (root / "visual.npy").write_bytes(content)
+    with pytest.raises(IngestError) as err:
+        load_microvideo(root)
+    assert str(err.value).startswith(message)
+
+
+def test_object_npy_is_refused(root: Path) -> None:
+    np.save(root / "visual.npy", np.array([{"a": 1}] * 3, dtype=object), allow_pickle=True)
+    with pytest.raises(IngestError) as err:
+        load_microvideo(root)
+    assert str(err.value) == (
+        "visual.npy: holds an object array (pickled Python objects): save a numeric array"
+    )
+
+
+def test_csv_quoting_is_strict(root: Path) -> None:
+    text = (root / "videos.csv").read_text().replace("Guitar solo", '"Guitar "solo""')
+    (root / "videos.csv").write_text(text)
+    with pytest.raises(IngestError) as err:
+        load_microvideo(root)
+    assert (err.value.file, err.value.line, err.value.field) == ("videos.csv", 3, "title")
+    assert "a quote inside a quoted field must be doubled" in str(err.value)
+
+
+def test_short_csv_row_is_refused(root: Path) -> None:
+    """A row with fewer fields than the header was padded with empty values."""
+    lines = (root / "interactions.csv").read_text().splitlines()
+    lines[2] = "u1,v1"
+    (root / "interactions.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(IngestError) as err:
+        load_microvideo(root)
+    assert str(err.value) == "interactions.csv line 3: expected 5 comma-separated fields, got 2"
+
+
+def test_video_ids_errors_name_the_line(root: Path) -> None:
+    (root / "acoustic.npy").unlink()
+    np.save(root / "visual.npy", np.ones((2, 2)))
+    (root / "video_ids.txt").write_bytes(b"v1\nv\xff2\n")
+    with pytest.raises(IngestError) as err:
+        load_microvideo(root)
+    assert (err.value.file, err.value.line) == ("video_ids.txt", 2)
+    assert "not valid utf-8 text" in str(err.value)
+
+
+def test_bad_column_name_is_the_field(root: Path) -> None:
+    text = (root / "users.csv").read_text().replace("country", "home country", 1)
+    (root / "users.csv").write_text(text)
+    with pytest.raises(IngestError) as err:
+        load_microvideo(root)
+    assert str(err.value) == (
+        "users.csv line 1, field 'home country': a column name must be a property name "
+        "(letters, digits, _; not id)"
+    )

@@ -127,16 +127,18 @@ def test_detect_layout() -> None:
     ("fixture", "file", "line", "text", "message"),
     [
         ("ml100k", "u.data", 3, "2\t1\t4", "u.data line 3: expected 4 tab-separated fields, got 3"),
-        ("ml100k", "u.data", 2, "1\t2\t9\t900000002", "field 'rating': 9 is outside"),
-        ("ml100k", "u.data", 5, "3\t99\t1\t900000005", "field 'item': unknown movie"),
-        ("ml100k", "u.data", 4, "7\t3\t2\t900000004", "u.data line 4, field 'user': unknown user"),
+        ("ml100k", "u.data", 2, "1\t2\t9\t900000002",
+         "field 'rating' (column 3): 9 is outside the range 1..5"),
+        ("ml100k", "u.data", 5, "3\t99\t1\t900000005", "field 'item' (column 2): unknown movie"),
+        ("ml100k", "u.data", 4, "7\t3\t2\t900000004",
+         "u.data line 4, field 'user' (column 1): unknown user"),
         ("ml100k", "u.data", 6, "1\t1\t4\t1", "u.data line 6: duplicate rating"),
         ("ml100k", "u.user", 2, "2|abc|F|other|94043",
-         "u.user line 2, field 'age': 'abc' is not an integer"),
+         "u.user line 2, field 'age' (column 2): 'abc' is not an integer"),
         ("ml100k", "u.user", 3, "3|17|M|pilot|32067", "u.user line 3, field 'occupation'"),
         ("ml100k", "u.item", 2, "2|Beta (1987)|12-Foo-1987||x" + "|0" * 19,
-         "u.item line 2, field 'release date'"),
-        ("ml1m", "users.dat", 2, "2::M::57::16::20002", "users.dat line 2, field 'age'"),
+         "u.item line 2, field 'release date' (column 3)"),
+        ("ml1m", "users.dat", 2, "2::M::57::16::20002", "users.dat line 2, field 'age' (column 3)"),
         ("ml1m", "movies.dat", 3, "3::Gamma Days (2001)", "movies.dat line 3: expected 3"),
         ("mllatest", "ratings.csv", 4, "2,1,5.5,950000003",
          "ratings.csv line 4, field 'rating': 5.5 is outside"),
@@ -194,3 +196,131 @@ def test_failed_load_leaves_graph_unchanged(falkordb_store: FalkorDBStore, tmp_p
 def test_without_embedding() -> None:
     data = load_movielens(FIXTURES / "ml100k", embed=False)
     assert "Textual" not in {n.label for n in data.nodes}
+
+
+# -- quoting, line numbers and field names ----------------------------------------------------
+
+
+def _write(root: Path, name: str, text: str, encoding: str = "utf-8") -> None:
+    (root / name).write_bytes(text.encode(encoding))
+
+
+def _error(root: Path) -> IngestError:
+    with pytest.raises(IngestError) as err:
+        load_movielens(root, embed=False)
+    return err.value
+
+
+def test_mllatest_rejects_an_undoubled_quote(tmp_path: Path) -> None:
+    """pandas read this title as 'Crouching Tiger, Hidden Dragon" (2000)' without a word."""
+    root = _copy("mllatest", tmp_path)
+    movies = (
+        'movieId,title,genres\n2,"Beta, The (1987)",Drama\n'
+        '1,"Crouching Tiger, Hidden "Dragon" (2000)",Action|Drama\n'
+        "3,Gamma Days,Drama\n"
+    )
+    _write(root, "movies.csv", movies)
+    err = _error(root)
+    assert (err.file, err.line, err.field) == ("movies.csv", 3, "title")
+    assert str(err).startswith("movies.csv line 3, field 'title': malformed quoting: ")
+    assert 'a quote inside a quoted field must be doubled ("")' in str(err)
+    assert "'Dragon\" (200'" in str(err)  # where the stray quote is
+
+
+def test_mllatest_doubled_quotes_and_quoted_newlines_load(tmp_path: Path) -> None:
+    root = _copy("mllatest", tmp_path)
+    _write(root, "movies.csv", 'movieId,title,genres\n1,"Toy ""Alpha"" (1995)",Animation\n'
+           '2,"Beta,\nThe (1987)",Drama\n3,Gamma \"Days\",Drama\n')  # fmt: skip
+    data = load_movielens(root, embed=False).merged()
+    videos = next(n.frame for n in data.nodes if n.label == "Video").set_index("id")
+    assert videos.loc["1", "title"] == 'Toy "Alpha" (1995)'
+    assert videos.loc["2", "title"] == "Beta,\nThe (1987)"
+    assert videos.loc["3", "title"] == 'Gamma "Days"'  # a quote inside an unquoted field is text
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "line", "field", "message"),
+    [
+        # a quoted field never closed swallows the rest of the file: name where it opened
+        ("tags.csv", 'userId,movieId,tag,timestamp\n2,1,Funny,1500000094\n3,1,"dark,1500000113\n'
+         "2,1,pixar,1500000092\n", 3, "tag", "a quoted field opened here is never closed"),
+        ("links.csv", 'movieId,imdbId,tmdbId\n1,0114709,862\n2,"0113497"x,\n3,0113228,15602\n',
+         3, "imdbId", "must be doubled"),
+        ("ratings.csv", 'userId,movieId,rating,timestamp\n1,1,4.0,950000001\n'
+         '1,2,"3.5" ,950000002\n', 3, "rating", "must be doubled"),
+        # pandas padded a short row with empty fields
+        ("ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,950000001\n1,2\n", 3, None,
+         "expected 4 comma-separated fields, got 2"),
+        # pandas skipped blank lines and so counted the lines after them wrongly
+        ("ratings.csv", "userId,movieId,rating,timestamp\n\n1,1,4.0,950000001\n\n\n"
+         "1,2,x,950000002\n", 6, "rating", "'x' is not a finite number"),
+        ("movies.csv", "movieId,title,title\n1,a,b\n", 1, None, "column 'title' appears twice"),
+        ("ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,950000001\n1,1,3.0,1\n", 3,
+         None, "duplicate rating of this movie by this user (userId '1', movieId '1'; "
+         "first at line 2)"),
+    ],
+)  # fmt: skip
+def test_mllatest_csv_errors_name_file_line_and_field(
+    tmp_path: Path, file: str, text: str, line: int, field: str | None, message: str
+) -> None:
+    root = _copy("mllatest", tmp_path)
+    _write(root, file, text)
+    err = _error(root)
+    assert (err.file, err.line, err.field) == (file, line, field)
+    assert message in str(err)
+
+
+def test_mllatest_bad_utf8_names_the_line(tmp_path: Path) -> None:
+    root = _copy("mllatest", tmp_path)
+    (root / "movies.csv").write_bytes(b"movieId,title,genres\n1,Alpha,Drama\n2,Caf\xe9,Drama\n")
+    err = _error(root)
+    assert (err.file, err.line) == ("movies.csv", 3) and "not valid utf-8 text" in str(err)
+
+
+def test_ml100k_genre_flags_are_named_after_u_genre(tmp_path: Path) -> None:
+    root = _copy("ml100k", tmp_path)
+    flags = ["0"] * 19
+    flags[18] = "x"  # Western, the 19th genre of u.genre: column 5 + 19
+    _replace_line(root / "u.item", 2, "2|Beta (1987)|12-Mar-1987||" + "|".join(["", *flags]),
+                  "latin-1")  # fmt: skip
+    err = _error(root)
+    assert str(err) == "u.item line 2, field 'genre Western' (column 24): must be 0 or 1, got 'x'"
+    flags[18], flags[1] = "0", "2"
+    _replace_line(root / "u.item", 2, "2|Beta (1987)|12-Mar-1987||" + "|".join(["", *flags]),
+                  "latin-1")  # fmt: skip
+    assert str(_error(root)) == (
+        "u.item line 2, field 'genre Action' (column 7): must be 0 or 1, got '2'"
+    )
+
+
+def test_ml100k_u_genre_errors_name_the_line(tmp_path: Path) -> None:
+    root = _copy("ml100k", tmp_path)
+    _replace_line(root / "u.genre", 3, "Adventure|1", "latin-1")
+    err = _error(root)
+    assert str(err) == "u.genre line 3, field 'index' (column 2): duplicate genre index '1' " \
+        "(first at line 2)"  # fmt: skip
+    _replace_line(root / "u.genre", 3, "Adventure|40", "latin-1")
+    assert "u.genre line 3, field 'index' (column 2): 40 is out of range" in str(_error(root))
+    _replace_line(root / "u.genre", 3, "Action|2", "latin-1")
+    assert str(_error(root)) == (
+        "u.genre line 3, field 'name' (column 1): duplicate genre 'Action' (first at line 2)"
+    )
+
+
+def test_ml100k_one_sided_ranges_read_well(tmp_path: Path) -> None:
+    root = _copy("ml100k", tmp_path)
+    _replace_line(root / "u.data", 2, "0\t2\t3\t900000002")
+    assert str(_error(root)) == "u.data line 2, field 'user' (column 1): 0 is below the minimum 1"
+
+
+def test_latin1_control_bytes_do_not_split_lines(tmp_path: Path) -> None:
+    """Byte 0x85 is U+0085 in latin-1, a line break to str.splitlines but not to MovieLens."""
+    root = _copy("ml100k", tmp_path)
+    _replace_line(root / "u.item", 2, "2|Beta\x85 (1987)|12-Mar-1987||x" + "|0" * 19, "latin-1")
+    data = load_movielens(root, embed=False).merged()
+    videos = next(n.frame for n in data.nodes if n.label == "Video").set_index("id")
+    assert videos.loc["2", "title"] == "Beta\x85 (1987)"
+    root = _copy("ml100k", tmp_path / "again")
+    _replace_line(root / "u.item", 5, "5|Delta\x85|01-Jan-1994||x|0|1", "latin-1")
+    err = _error(root)
+    assert (err.line, str(err).split(": ", 1)[1]) == (5, "expected 24 '|'-separated fields, got 7")

@@ -256,3 +256,17 @@ def test_cli_ingest_rawmedia(tmp_path: Path, root: Path) -> None:
         assert counts["nodes"]["Video"] == 3 and counts["nodes"]["User"] == 3
     finally:
         run("db", "stop")
+
+
+def test_text_npy_clip(root: Path) -> None:
+    (root / "media" / "v2" / "clip.npy").write_text("1 2 3\n")
+    assert _err(root).startswith(
+        "media/v2/clip.npy: not a NumPy .npy file (starts with b'1 2 3\\n'"
+    )
+
+
+def test_bad_utf8_description(root: Path) -> None:
+    (root / "media" / "v1" / "description.txt").write_bytes(b"fine\nnot \xff fine\n")
+    assert _err(root) == (
+        "media/v1/description.txt line 2: not valid utf-8 text (invalid start byte at byte 9)"
+    )

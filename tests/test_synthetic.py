@@ -3,11 +3,13 @@ tastes show through the attributes and features (the property models are benchma
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from kg_ingest import model
+from kg_ingest import model, synthetic
 from kg_ingest.synthetic import SyntheticTruth, generate, generate_with_truth
 from kg_store.graph_data import GraphData
 
@@ -139,7 +141,59 @@ def test_popularity_is_long_tailed(medium: tuple[GraphData, SyntheticTruth]) -> 
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="at least"):
+    with pytest.raises(ValueError, match=r"^users \(--users\) must be 1 to 1,000,000, got 0$"):
         generate(0, 10)
+    with pytest.raises(ValueError, match=r"^videos \(--videos\) must be 2 to 1,000,000, got 1$"):
+        generate(5, 1)
+    # numpy said "Maximum allowed dimension exceeded" without naming the option
+    with pytest.raises(ValueError, match=r"users \(--users\) must be 1 to 1,000,000, got 1,0"):
+        generate(10**12, 10)
+    with pytest.raises(ValueError, match=r"videos \(--videos\) must be 2 to 1,000,000"):
+        generate(10, 10**12)
     with pytest.raises(ValueError, match="interactions_per_user"):
         generate(5, 10, interactions_per_user=0)
+
+
+def test_smallest_sizes_generate() -> None:
+    g = generate(synthetic.MIN_USERS, synthetic.MIN_VIDEOS, seed=0)
+    assert len(_nodes(g, "User")) == 1 and len(_nodes(g, "Video")) == 2
+    assert len(_rels(g, "CLICKED")) == 1  # one video clicked, one left
+
+
+def test_cli_ranges_are_the_generators() -> None:
+    """``kgrec ingest synthetic`` declares its ranges as literals (its module imports no
+    numpy): they must stay the generator's."""
+    import typer.main
+
+    from kgrec.cli import app
+
+    ingest = typer.main.get_command(app).commands["ingest"]  # type: ignore[attr-defined]
+    command = ingest.commands["synthetic"]
+    ranges = {p.name: (p.min, p.max) for p in command.params if p.name in ("users", "videos")}
+    assert ranges == {
+        "users": (synthetic.MIN_USERS, synthetic.MAX_USERS),
+        "videos": (synthetic.MIN_VIDEOS, synthetic.MAX_VIDEOS),
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # --videos 1 passed the option check and then failed in the generator
+        (["--videos", "1"], "Invalid value for '--videos': Input should be greater than or "
+         "equal to 2"),
+        (["--users", str(10**12)], "Invalid value for '--users': Input should be less than or "
+         "equal to 1000000"),
+        (["--videos", str(10**12)], "Invalid value for '--videos': Input should be less than or "
+         "equal to 1000000"),
+        (["--users", "0"], "Invalid value for '--users': Input should be greater than or equal "
+         "to 1"),
+    ],
+)  # fmt: skip
+def test_cli_rejects_sizes_up_front(tmp_path: Path, args: list[str], message: str) -> None:
+    from tests.test_cli import kgrec
+
+    proc = kgrec(tmp_path, "ingest", "synthetic", *args, "--graph", "syn", ok=False)
+    assert proc.returncode == 2, proc.stderr  # typer's usage error, before any work
+    assert message in " ".join(proc.stderr.replace("│", " ").split())
+    assert not (tmp_path / "falkordb").exists()  # no store was started
