@@ -69,7 +69,7 @@ class GraphGateway:
                 f"the embedded FalkorDB for {s.store_dir} is not running "
                 "(start it with `kgrec db start`)"
             )
-        return FalkorDBStore(port=info.port, graph=self.graph, socket_timeout=self.socket_timeout)
+        return FalkorDBStore.for_server(info, self.graph, socket_timeout=self.socket_timeout)
 
     def store(self) -> GraphStore:
         with self._lock:

@@ -94,7 +94,7 @@ def export(data: str, text: bool, via_store: bool) -> Any:
     home = Path(tempfile.mkdtemp(prefix="kgrec-bench-"))
     info = embedded.start(home / "falkordb")
     try:
-        store = FalkorDBStore(port=info.port, graph="bench")
+        store = FalkorDBStore.for_server(info, "bench")
         store.load(graph)
         out = store.export()
         store.close()

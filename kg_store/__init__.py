@@ -32,8 +32,12 @@ def open_store(settings: Settings | None = None, graph: str | None = None) -> Gr
         return Neo4jStore(uri, auth, database, connect_timeout=s.connect_timeout)
     from kg_store.falkordb_store import FalkorDBStore
 
-    info = embedded.start(s.store_dir, timeout=s.startup_timeout)
-    return FalkorDBStore(port=info.port, graph=graph or s.graph, write_batch=s.write_batch)
+    info = embedded.start(
+        s.store_dir, timeout=s.startup_timeout, query_memory_mb=s.query_memory_mb
+    )
+    return FalkorDBStore.for_server(
+        info, graph or s.graph, write_batch=s.write_batch, lock_timeout=s.lock_timeout
+    )
 
 
 __all__ = [

@@ -7,15 +7,21 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from kg_store import library
-from kg_store.export import GraphExport, remap
-from kg_store.graph_data import GraphData
+from kg_store.errors import StoreError
+from kg_store.export import GraphExport, id_array, remap
+from kg_store.graph_data import GraphData, NodeSet
 from kg_store.readonly import check_read_only
+
+DATASET_LABEL = "KgrecDataset"
+"""Label of the one node per dataset loaded into a graph (its name, when, how much): the
+store's own bookkeeping, left out of stats, labels and exports."""
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)`` while loading."""
@@ -103,9 +109,68 @@ class GraphStore(ABC):
     ) -> QueryResult:
         """Run through the backend's read-only path with a row and time cap."""
 
+    def load(
+        self, data: GraphData, progress: Progress | None = None, *, merge: bool = False
+    ) -> LoadReport:
+        """Upsert ``data``; a failure leaves the graph as it was (see the backend).
+
+        When ``data.dataset`` names its source, the graph records it (a ``KgrecDataset``
+        node), and loading another dataset into a graph that holds one is refused unless
+        ``merge``: nodes with the same label and id would silently become one.
+        """
+        with self.writing():
+            if data.dataset:
+                self._check_dataset(data.dataset, merge)
+                data = self._with_record(data)
+            return self._load(data, progress)
+
     @abstractmethod
-    def load(self, data: GraphData, progress: Progress | None = None) -> LoadReport:
-        """Upsert ``data``; a failure leaves the graph as it was (see the backend)."""
+    def _load(self, data: GraphData, progress: Progress | None = None) -> LoadReport:
+        """The backend's upsert of ``data``."""
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the graph's writer lock for a block of writes and make them durable before
+        it ends. Neo4j serialises and persists transactions itself: nothing to do."""
+        yield
+
+    def datasets(self) -> list[str]:
+        """Names of the datasets loaded into this graph."""
+        rows = self.run("store/datasets", label=DATASET_LABEL).rows
+        return sorted(str(r[0]) for r in rows)
+
+    def _check_dataset(self, name: str, merge: bool) -> None:
+        if merge:
+            return
+        held = self.datasets()
+        if held and name not in held:
+            raise StoreError(
+                f"graph {self.graph!r} already holds dataset {', '.join(held)}; loading "
+                f"{name} into it would merge nodes with the same label and id across the two "
+                "datasets. Load it into a graph of its own (--graph NAME), or pass --merge to "
+                "merge them on purpose."
+            )
+        if not held and any(self.stats()["nodes"].values()):
+            raise StoreError(
+                f"graph {self.graph!r} holds data whose dataset was not recorded (loaded by an "
+                f"earlier version or from Python); loading {name} into it would merge nodes "
+                "with the same label and id. Load it into a graph of its own (--graph NAME), "
+                "or pass --merge to merge them on purpose."
+            )
+
+    @staticmethod
+    def _with_record(data: GraphData) -> GraphData:
+        record = pd.DataFrame(
+            {
+                "id": [data.dataset],
+                "loaded_at": [datetime.now(UTC).isoformat(timespec="seconds")],
+                "nodes": [data.node_count()],
+                "relationships": [data.rel_count()],
+            }
+        )
+        return GraphData(
+            [*data.nodes, NodeSet(DATASET_LABEL, record)], list(data.rels), dataset=data.dataset
+        )
 
     @abstractmethod
     def clear(self) -> None:
@@ -169,7 +234,11 @@ class GraphStore(ABC):
     # -- graph-wide operations --------------------------------------------------------------
     def stats(self) -> dict[str, dict[str, int]]:
         """``{"nodes": {label: count}, "relationships": {type: count}}``."""
-        nodes = {str(k): int(v) for k, v in self.run("store/label_counts").rows if k is not None}
+        nodes = {
+            str(k): int(v)
+            for k, v in self.run("store/label_counts").rows
+            if k is not None and k != DATASET_LABEL
+        }
         rels = {str(k): int(v) for k, v in self.run("store/type_counts").rows}
         return {"nodes": dict(sorted(nodes.items())), "relationships": dict(sorted(rels.items()))}
 
@@ -202,13 +271,15 @@ class GraphStore(ABC):
         if not bool(np.isfinite(vectors).all()):
             raise ValueError(f"write_embeddings :{label}: NaN or infinite values in the vectors")
         slots = {"label": label, "prop": prop, "index": f"{prop}_{label}"}
-        self.drop_vector_index(label, prop)
-        written = 0
-        for sl in batches(len(keys), self.write_batch):
-            rows = [[str(k), v] for k, v in zip(keys[sl], vectors[sl].tolist(), strict=True)]
-            written += int(self.run("store/set_embeddings", {"rows": rows}, **slots).scalar() or 0)
-        if index and written:
-            self.run("store/vector_index", {"dim": int(vectors.shape[1])}, **slots)
+        with self.writing():
+            self.drop_vector_index(label, prop)
+            written = 0
+            for sl in batches(len(keys), self.write_batch):
+                rows = [[str(k), v] for k, v in zip(keys[sl], vectors[sl].tolist(), strict=True)]
+                res = self.run("store/set_embeddings", {"rows": rows}, **slots)
+                written += int(res.scalar() or 0)
+            if index and written:
+                self.run("store/vector_index", {"dim": int(vectors.shape[1])}, **slots)
         return written
 
     def drop_vector_index(self, label: str, prop: str = "embedding") -> None:
@@ -227,14 +298,14 @@ class GraphStore(ABC):
         for i, label in enumerate(labels):
             rows = self.run("store/export_nodes", label=label).rows
             rows.sort(key=lambda r: str(r[1]))
-            internal[label] = np.asarray([r[0] for r in rows], dtype=np.int64)
+            internal[label] = id_array([r[0] for r in rows])  # FalkorDB: int ids; Neo4j: keys
             out.ids[label] = pd.Index([str(r[1]) for r in rows], name=label)
             if progress:
                 progress("export nodes", i + 1, len(labels))
         for label in labels:
             vec = self.run("store/export_vectors", label=label).rows
             if vec:
-                pos = remap(np.asarray([r[0] for r in vec], dtype=np.int64), internal[label])
+                pos = remap(id_array([r[0] for r in vec]), internal[label])
                 dim = len(vec[0][1])
                 mat = np.zeros((len(internal[label]), dim), dtype=np.float32)
                 mat[pos] = np.asarray([list(r[1]) for r in vec], dtype=np.float32)
@@ -242,8 +313,7 @@ class GraphStore(ABC):
         triples = self.run("store/edge_types").rows
         for j, (src, rel, dst) in enumerate(sorted(triples)):
             rows = self.run("store/export_edges", src=src, type=rel, dst=dst).rows
-            a = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            b = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+            a, b = id_array([r[0] for r in rows]), id_array([r[1] for r in rows])
             frame = pd.DataFrame({"src": remap(a, internal[src]), "dst": remap(b, internal[dst])})
             props = pd.DataFrame([r[2] or {} for r in rows], index=frame.index)
             for c in props.columns:

@@ -2,6 +2,14 @@
 
 One server per data directory. Its port and pid are kept in ``server.json`` there, so a second
 process (or a second ``kgrec`` command) reuses the running server instead of starting another.
+
+Access: the data directory is private to its owner (mode 0700) and the server requires a
+password, generated on first start into ``password`` (mode 0600) and handed to the server in a
+private config file, never on its command line. Any local process that cannot read that file
+cannot connect, so no one bypasses the read-only runner through the port.
+
+Durability: writers call :func:`save` (through the store) before they report success, so a
+``kill -9`` of the server after a command returned loses nothing it acknowledged.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -27,6 +36,10 @@ from kg_store.errors import StoreUnavailable
 STATE_FILE = "server.json"
 LOG_FILE = "server.log"
 DB_FILE = "graph.rdb"
+PASSWORD_FILE = "password"
+CONFIG_FILE = "server.conf"
+LOCK_DIR = "locks"
+DEFAULT_QUERY_MEMORY_MB = 2048
 
 
 @dataclass
@@ -34,13 +47,43 @@ class ServerInfo:
     pid: int
     port: int
     data_dir: str
+    password: str | None = None
 
     def client(self, timeout: float = 5.0) -> redis.Redis:
         # no retries: a server that is down or shutting down should be reported at once
         return redis.Redis(
-            host="127.0.0.1", port=self.port, socket_timeout=timeout,
+            host="127.0.0.1", port=self.port, socket_timeout=timeout, password=self.password,
             retry=Retry(NoBackoff(), 0),
         )  # fmt: skip
+
+    def state(self) -> dict[str, object]:
+        """What ``server.json`` holds (never the password)."""
+        return {"pid": self.pid, "port": self.port, "data_dir": self.data_dir}
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) if needed and make it readable by its owner only."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600 from the first byte (atomic replace)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def password(data_dir: Path) -> str:
+    """The server password of ``data_dir``, generated (mode 0600) on first use."""
+    path = data_dir / PASSWORD_FILE
+    if not path.is_file():
+        _write_private(path, secrets.token_urlsafe(32) + "\n")
+    os.chmod(path, 0o600)
+    return path.read_text().strip()
 
 
 def _binaries() -> tuple[str, str]:
@@ -74,7 +117,7 @@ def _alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def _lock(data_dir: Path) -> Iterator[None]:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     with open(data_dir / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -93,6 +136,7 @@ def _ready(info: ServerInfo, data_dir: Path) -> bool:
         c.execute_command("GRAPH.LIST")
         return served is not None and Path(served).resolve() == data_dir.resolve()
     except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, OSError):
+        # AuthenticationError is a ConnectionError: a server with another password is not ours
         return False
 
 
@@ -104,6 +148,8 @@ def status(data_dir: Path) -> ServerInfo | None:
     try:
         raw = json.loads(state.read_text())
         info = ServerInfo(int(raw["pid"]), int(raw["port"]), str(raw["data_dir"]))
+        pw = data_dir / PASSWORD_FILE
+        info.password = pw.read_text().strip() if pw.is_file() else None
     except (ValueError, KeyError, OSError):
         return None
     if _alive(info.pid) and _ready(info, data_dir):
@@ -111,35 +157,86 @@ def status(data_dir: Path) -> ServerInfo | None:
     return None
 
 
-def start(data_dir: Path, timeout: float = 20.0) -> ServerInfo:
-    """Start the server for ``data_dir``, or return the one already running for it."""
+def _unprotected(info: ServerInfo, data_dir: Path) -> bool:
+    """True when a server of an earlier version (no password) serves ``data_dir``."""
+    if not _alive(info.pid):
+        return False
+    return _ready(ServerInfo(info.pid, info.port, info.data_dir), data_dir)
+
+
+def _retire_unprotected(data_dir: Path) -> None:
+    """Save and stop a password-less server left by an earlier version, so that the next
+    start serves the same data behind a password."""
+    state = data_dir / STATE_FILE
+    try:
+        raw = json.loads(state.read_text())
+        info = ServerInfo(int(raw["pid"]), int(raw["port"]), str(raw["data_dir"]))
+    except (ValueError, KeyError, OSError):
+        return
+    if not _unprotected(info, data_dir):
+        return
+    with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
+        info.client().shutdown(save=True)
+    deadline = time.monotonic() + 20
+    while _alive(info.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _config(data_dir: Path, port: int, pw: str) -> Path:
+    """The server's config file (mode 0600: it holds the password)."""
+    lines = [
+        f"port {port}",
+        "bind 127.0.0.1",
+        "protected-mode yes",
+        f'dir "{data_dir}"',
+        f"dbfilename {DB_FILE}",
+        "save 300 1",
+        "appendonly no",
+        f'logfile "{data_dir / LOG_FILE}"',
+        f"requirepass {pw}",
+    ]
+    path = data_dir / CONFIG_FILE
+    _write_private(path, "\n".join(lines) + "\n")
+    return path
+
+
+def start(
+    data_dir: Path, timeout: float = 20.0, *, query_memory_mb: int = DEFAULT_QUERY_MEMORY_MB
+) -> ServerInfo:
+    """Start the server for ``data_dir``, or return the one already running for it.
+
+    Args:
+        data_dir: the data directory (made private to its owner).
+        timeout: seconds to wait for the new server to answer.
+        query_memory_mb: FalkorDB's per-query memory cap (``QUERY_MEM_CAPACITY``); a query
+            that needs more fails instead of growing the server (0: no cap).
+    """
     data_dir = data_dir.resolve()
     with _lock(data_dir):
         running = status(data_dir)
         if running:
             return running
+        _retire_unprotected(data_dir)
+        for name in (DB_FILE, LOG_FILE, STATE_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(data_dir / name, 0o600)
         server, module = _binaries()
         port = _free_port()
         log = data_dir / LOG_FILE
-        cmd = [
-            server,
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--dir", str(data_dir),
-            "--dbfilename", DB_FILE,
-            "--save", "300 1",
-            "--appendonly", "no",
-            "--logfile", str(log),
-            "--loadmodule", module,
-        ]  # fmt: skip
+        pw = password(data_dir)
+        conf = _config(data_dir, port, pw)
+        cmd = [server, str(conf), "--loadmodule", module]
+        if query_memory_mb > 0:
+            cmd += ["QUERY_MEM_CAPACITY", str(query_memory_mb * 1024 * 1024)]
         proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # outlives the command that started it
+            umask=0o077,  # graph.rdb and the log: the owner's only
         )
-        info = ServerInfo(proc.pid, port, str(data_dir))
+        info = ServerInfo(proc.pid, port, str(data_dir), pw)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -148,7 +245,7 @@ def start(data_dir: Path, timeout: float = 20.0) -> ServerInfo:
                     f"its log {log} ends with:\n{_tail(log)}"
                 )
             if _ready(info, data_dir):
-                (data_dir / STATE_FILE).write_text(json.dumps(info.__dict__))
+                _write_private(data_dir / STATE_FILE, json.dumps(info.state()))
                 return info
             time.sleep(0.05)
         proc.kill()

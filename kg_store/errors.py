@@ -19,3 +19,18 @@ class QueryError(StoreError):
 
 class UnknownQuery(StoreError):
     """No file of that name in the Cypher library."""
+
+
+QUOTE_LIMIT = 600
+"""Most characters of a statement or server message that an error message quotes."""
+
+
+def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out: an error about a
+    batched statement must not carry the whole batch."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head
+    return f"{text[:head]} … [{len(text) - limit:,} characters left out] … {text[-tail:]}"

@@ -6,6 +6,7 @@ No model code here: plain numpy/pandas that ``recommend`` and ``embed`` turn int
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,13 +48,31 @@ class GraphExport:
         }
 
 
+def id_array(values: list[Any]) -> np.ndarray:
+    """Node ids as the backend returned them: int64 for internal integer ids (FalkorDB), else an
+    object array of strings (Neo4j exports name nodes by their key)."""
+    if not values or isinstance(values[0], int | np.integer):
+        return np.fromiter(values, dtype=np.int64, count=len(values))
+    return np.asarray([str(v) for v in values], dtype=object)
+
+
 def remap(internal: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Map backend-internal node ids to contiguous positions.
+    """Map backend node ids to contiguous positions.
 
     Args:
-        internal: internal ids to translate, shape ``[E]``.
-        order: internal ids of a label's nodes, position = contiguous id, shape ``[N]``.
+        internal: ids to translate, shape ``[E]``: integers or strings, as ``order``.
+        order: ids of a label's nodes, position = contiguous id, shape ``[N]``; unique.
     """
+    if len(internal) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if order.dtype.kind not in "iu" or internal.dtype.kind not in "iu":
+        index = pd.Index(order)
+        if not index.is_unique:
+            raise ValueError("node ids repeat among the exported nodes of a label")
+        found = index.get_indexer(internal)
+        if bool((found < 0).any()):
+            raise ValueError("edge endpoint not among the exported nodes of its label")
+        return found.astype(np.int64)
     sorter = np.argsort(order, kind="stable")
     pos = np.searchsorted(order, internal, sorter=sorter)
     pos = np.clip(pos, 0, len(order) - 1)

@@ -1,9 +1,16 @@
 """FalkorDB backend (native protocol through the ``falkordb`` client).
 
 Atomic loads: FalkorDB has no multi-statement transactions, so a load writes into a staging
-graph (a ``GRAPH.COPY`` of the target, or a new graph when the target is empty) and replaces
-the target with one ``RENAME`` only when every batch succeeded. A failure deletes the staging
-graph; the target is never touched half-way.
+graph of its own (a ``GRAPH.COPY`` of the target, or a new graph when the target is empty,
+named ``<graph>__staging_<pid>_<random>``) and replaces the target with one ``RENAME`` only
+when every batch succeeded. A failure deletes the staging graph; the target is never touched
+half-way.
+
+Writers are serialised: every write (load, embedding write-back, relationship replacement,
+clear) holds an exclusive ``flock`` on ``<data dir>/locks/<graph>.lock``, which the kernel
+releases when its holder dies, so a crashed writer never blocks the next one. Under that lock
+any staging graph left by an interrupted load is stale and is deleted. A write reports success
+only after ``SAVE`` has put it on disk.
 
 Fast writes: nodes are created/merged in UNWIND batches returning their internal ids, and
 relationships are written between nodes found by internal id (``NodeByIdSeek``), which is
@@ -13,7 +20,14 @@ several times faster than matching endpoints through the key index.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +37,13 @@ from falkordb import FalkorDB
 
 from kg_store import literals
 from kg_store.base import GraphStore, LoadReport, Progress, QueryResult, batches
-from kg_store.errors import QueryError, StoreError, StoreUnavailable
+from kg_store.errors import QueryError, ReadOnlyViolation, StoreError, StoreUnavailable, quote
 from kg_store.graph_data import GraphData
+from kg_store.readonly import cap_rows, explain_refusal, write_clause
+
+log = logging.getLogger(__name__)
+STAGING = "__staging"
+_RO_REFUSAL = "to be executed only on read-only queries"
 
 
 class FalkorDBStore(GraphStore):
@@ -37,17 +56,52 @@ class FalkorDBStore(GraphStore):
         port: int = 6379,
         graph: str = "kg",
         *,
+        password: str | None = None,
         write_batch: int = 20_000,
         socket_timeout: float | None = None,
+        lock_dir: Path | None = None,
+        lock_timeout: float = 3600.0,
     ) -> None:
         super().__init__(graph, write_batch=write_batch)
         self.host, self.port = host, port
         try:
-            self.db = FalkorDB(host=host, port=port, socket_timeout=socket_timeout)
+            self.db = FalkorDB(
+                host=host, port=port, password=password, socket_timeout=socket_timeout
+            )
             self.db.connection.ping()
+        except redis.AuthenticationError as e:
+            raise StoreUnavailable(
+                f"FalkorDB at {host}:{port} refused the password: {e} (the embedded server "
+                "reads it from the 'password' file of its data directory)"
+            ) from e
         except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
             raise StoreUnavailable(f"FalkorDB at {host}:{port} is not reachable: {e}") from e
         self._graph = self.db.select_graph(graph)
+        self._lock_dir = lock_dir or self._default_lock_dir()
+        self.lock_timeout = lock_timeout
+        self._lock_fh: Any = None
+        self._lock_depth = 0
+
+    @classmethod
+    def for_server(cls, info: Any, graph: str = "kg", **kwargs: Any) -> FalkorDBStore:
+        """A store on the embedded server ``info`` (an :class:`embedded.ServerInfo`)."""
+        return cls(
+            port=info.port, graph=graph, password=info.password,
+            lock_dir=Path(info.data_dir) / "locks", **kwargs,
+        )  # fmt: skip
+
+    def _default_lock_dir(self) -> Path:
+        """``<server data dir>/locks`` when this machine can write there, else a folder of the
+        temporary directory keyed by host and port (writers on this machine still meet)."""
+        with contextlib.suppress(redis.ResponseError, redis.ConnectionError, OSError):
+            served = self.db.connection.config_get("dir").get("dir")
+            if served and os.access(served, os.W_OK):
+                return Path(served) / "locks"
+        return Path(tempfile.gettempdir()) / f"kgrec-locks-{self.host}-{self.port}"
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.db.connection.close()
 
     def describe(self) -> str:
         return f"FalkorDB {self.host}:{self.port} graph {self.graph!r}"
@@ -61,7 +115,9 @@ class FalkorDBStore(GraphStore):
         try:
             res = graph.query(text, params or None)
         except redis.ResponseError as e:
-            raise QueryError(f"FalkorDB refused the statement: {e}\n{text}") from e
+            raise QueryError(
+                f"FalkorDB refused the statement: {quote(str(e))}\n{quote(text)}"
+            ) from e
         except (redis.ConnectionError, redis.TimeoutError) as e:
             raise StoreUnavailable(f"FalkorDB connection lost: {e}") from e
         return QueryResult(_columns(res), [list(r) for r in res.result_set])
@@ -69,45 +125,156 @@ class FalkorDBStore(GraphStore):
     def _execute_read(
         self, text: str, params: dict[str, Any], max_rows: int, timeout: float
     ) -> QueryResult:
+        """``GRAPH.RO_QUERY`` with the row cap applied by the server (the statement is
+        rewritten to stop after ``max_rows + 1`` rows, see :func:`readonly.cap_rows`), the
+        time cap as the query's timeout and the server's per-query memory cap."""
         if not self.exists():
             return QueryResult([], [])
+        capped, order = cap_rows(text, max_rows + 1, wrap=True)
         try:
-            res = self._graph.ro_query(text, params or None, timeout=int(timeout * 1000))
+            res = self._graph.ro_query(capped, params or None, timeout=int(timeout * 1000))
         except redis.ResponseError as e:
             msg = str(e)
+            if _RO_REFUSAL in msg:
+                raise ReadOnlyViolation(explain_refusal(text)) from e
             if "timed out" in msg.lower() or "timeout" in msg.lower():
                 raise QueryError(f"query stopped after the {timeout:g} s time cap: {msg}") from e
-            raise QueryError(f"FalkorDB refused the query: {msg}") from e
+            if "mem consumption exceeded" in msg.lower():
+                raise QueryError(
+                    f"query stopped: it needed more memory than the server's per-query cap "
+                    f"(KGREC_QUERY_MEMORY_MB): {msg}"
+                ) from e
+            if write_clause(text):  # a write the parser could not even read: still a write
+                raise ReadOnlyViolation(f"{explain_refusal(text)} ({quote(msg, 200)})") from e
+            raise QueryError(f"FalkorDB refused the query: {quote(msg)}") from e
         except (redis.ConnectionError, redis.TimeoutError) as e:
             raise StoreUnavailable(f"FalkorDB connection lost: {e}") from e
+        columns = _columns(res)
         rows = [list(r) for r in res.result_set]
-        return QueryResult(_columns(res), rows[:max_rows], truncated=len(rows) > max_rows)
+        if order and sorted(order) == sorted(columns) and len(set(order)) == len(order):
+            pos = [columns.index(c) for c in order]
+            columns = list(order)
+            rows = [[r[i] for i in pos] for r in rows]
+        return QueryResult(columns, rows[:max_rows], truncated=len(rows) > max_rows)
 
     def exists(self, name: str | None = None) -> bool:
         return (name or self.graph) in self.db.list_graphs()
 
     def clear(self) -> None:
-        if self.exists():
-            self._graph.delete()
-        self._graph = self.db.select_graph(self.graph)
+        with self.writing():
+            if self.exists():
+                self._graph.delete()
+            self._graph = self.db.select_graph(self.graph)
 
     def stats(self) -> dict[str, dict[str, int]]:
         if not self.exists():
             return {"nodes": {}, "relationships": {}}
         return super().stats()
 
-    def save(self) -> None:
-        """Persist the data directory now (the server also saves on stop and periodically)."""
-        with contextlib.suppress(redis.ResponseError):  # a background save already running
-            self.db.connection.execute_command("SAVE")
+    def datasets(self) -> list[str]:
+        return super().datasets() if self.exists() else []
+
+    def save(self, timeout: float = 600.0) -> None:
+        """Put the data set on disk now, waiting out a background save that is running (its
+        snapshot may predate the last write). Raises :class:`StoreError` if it cannot."""
+        conn = self.db.connection
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn.execute_command("SAVE")
+                return
+            except redis.ResponseError as e:
+                if "in progress" not in str(e).lower() or time.monotonic() > deadline:
+                    raise StoreError(f"FalkorDB could not save the graph to disk: {e}") from e
+                time.sleep(0.05)
+            except (redis.ConnectionError, redis.TimeoutError) as e:
+                raise StoreUnavailable(f"FalkorDB connection lost while saving: {e}") from e
+
+    # -- writers ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold this graph's writer lock (re-entrant); on success, save before returning."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        self._acquire()
+        self._lock_depth = 1
+        try:
+            self._drop_stale_staging()
+            yield
+            self.save()
+        finally:
+            self._lock_depth = 0
+            self._release()
+
+    def lock_path(self) -> Path:
+        return self._lock_dir / f"{self.graph}.lock"
+
+    def _acquire(self) -> None:
+        path = self.lock_path()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fh = open(path, "a+")  # noqa: SIM115 - held until _release
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            log.warning("waiting for %s, which is writing to graph %r", holder, self.graph)
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        fh.close()
+                        raise StoreError(
+                            f"graph {self.graph!r} is still being written by {holder} after "
+                            f"{self.lock_timeout:g} s (lock {path}); try again when it is done"
+                        ) from None
+                    time.sleep(0.05)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}\n")
+        fh.flush()
+        self._lock_fh = fh
+
+    def _release(self) -> None:
+        fh, self._lock_fh = self._lock_fh, None
+        if fh is not None:
+            with contextlib.suppress(OSError):
+                fh.seek(0)
+                fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
+    def staging_graphs(self) -> list[str]:
+        """Staging graphs of this graph (a load in progress, or left by an interrupted one)."""
+        prefix = f"{self.graph}{STAGING}"
+        return sorted(g for g in self.db.list_graphs() if g == prefix or g.startswith(prefix + "_"))
+
+    def _drop_stale_staging(self) -> list[str]:
+        """Delete staging graphs: under the writer lock no load is running, so they are stale."""
+        stale = self.staging_graphs()
+        for name in stale:
+            with contextlib.suppress(redis.ResponseError):
+                self.db.select_graph(name).delete()
+        return stale
+
+    def drop_stale_staging(self) -> list[str]:
+        """Delete staging graphs left by interrupted loads (waits for a running writer)."""
+        with self.writing():
+            return self._drop_stale_staging()
 
     # -- loading ----------------------------------------------------------------------------
-    def load(self, data: GraphData, progress: Progress | None = None) -> LoadReport:
+    def _load(self, data: GraphData, progress: Progress | None = None) -> LoadReport:
         t0 = time.perf_counter()
         data = data.merged()
-        staging_name = f"{self.graph}__staging"
-        if self.exists(staging_name):
-            self.db.select_graph(staging_name).delete()
+        staging_name = f"{self.graph}{STAGING}_{os.getpid()}_{secrets.token_hex(4)}"
         fresh = not self.exists() or not any(self.stats()["nodes"].values())
         if fresh:
             staging = self.db.select_graph(staging_name)
@@ -124,7 +291,6 @@ class FalkorDBStore(GraphStore):
                     self.db.select_graph(staging_name).delete()
             raise
         self._graph = self.db.select_graph(self.graph)
-        self.save()
         report.seconds = time.perf_counter() - t0
         return report
 

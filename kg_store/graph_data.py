@@ -63,10 +63,16 @@ class RelSet:
 
 @dataclass
 class GraphData:
-    """A batch of nodes and relationships to load together."""
+    """A batch of nodes and relationships to load together.
+
+    ``dataset`` names where it comes from (``"movielens:ml-100k"``); a graph records the
+    datasets loaded into it and refuses to merge another one by accident (see
+    :meth:`kg_store.GraphStore.load`). None: no bookkeeping (a load from Python).
+    """
 
     nodes: list[NodeSet] = field(default_factory=list)
     rels: list[RelSet] = field(default_factory=list)
+    dataset: str | None = None
 
     def node_count(self) -> int:
         return sum(len(n.frame) for n in self.nodes)
@@ -82,7 +88,7 @@ class GraphData:
         rels: dict[tuple[str, str, str], list[pd.DataFrame]] = {}
         for r in self.rels:
             rels.setdefault((r.type, r.src_label, r.dst_label), []).append(r.frame)
-        out = GraphData()
+        out = GraphData(dataset=self.dataset)
         for label, frames in nodes.items():
             f = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
             f = f.assign(id=f["id"].astype(str)).drop_duplicates("id", keep="last")

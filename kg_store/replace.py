@@ -26,8 +26,9 @@ def replace_relationships(
         the load's report (``per_type[rels.type]`` relationships written).
     """
     slots = {"src": rels.src_label, "type": rels.type, "dst": rels.dst_label}
-    while int(store.run("store/delete_rels", {"limit": batch}, **slots).scalar() or 0):
-        pass
-    if not len(rels.frame):
-        return LoadReport()
-    return store.load(GraphData(rels=[rels]), progress=progress)
+    with store.writing():
+        while int(store.run("store/delete_rels", {"limit": batch}, **slots).scalar() or 0):
+            pass
+        if not len(rels.frame):
+            return LoadReport()
+        return store.load(GraphData(rels=[rels]), progress=progress)

@@ -105,10 +105,21 @@ def db_status(as_json: JsonOpt = False) -> None:
             out: dict[str, Any] = {"backend": "neo4j", "running": True, "target": store.describe()}
             store.close()
     else:
+        from kg_store.falkordb_store import FalkorDBStore
+
         info = embedded.status(s.store_dir)
         out = {"backend": "falkordb", "running": info is not None, "data_dir": str(s.store_dir)}
         if info:
             out.update(port=info.port, pid=info.pid)
+            with domain_errors():
+                store = FalkorDBStore.for_server(info, s.graph)
+                graphs = sorted(store.db.list_graphs())
+                staging = [g for g in graphs if "__staging" in g]
+                out["graphs"] = [g for g in graphs if g not in staging]
+                # a staging graph is a full copy a load writes into; one that outlived its
+                # load (killed client) is removed by the next write to that graph
+                out["staging"] = staging
+                store.close()
     if as_json:
         print(json.dumps(out))
     else:
@@ -118,7 +129,21 @@ def db_status(as_json: JsonOpt = False) -> None:
 
 
 # -- ingest ------------------------------------------------------------------------------------
-def _load(kind: str, parse: Callable[[], Any], graph: str | None) -> None:
+MergeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--merge",
+        help="Load into a graph that holds another dataset, merging nodes that have the same "
+        "label and id (refused by default).",
+    ),
+]
+
+
+def _load(
+    kind: str, parse: Callable[[], Any], graph: str | None, dataset: str, merge: bool = False
+) -> None:
+    """Parse and validate, then load as one (atomic on FalkorDB) write recorded as
+    ``dataset`` in the graph; another dataset's nodes are not merged unless ``merge``."""
     from kg_store import open_store
 
     s = settings()
@@ -126,6 +151,7 @@ def _load(kind: str, parse: Callable[[], Any], graph: str | None) -> None:
         t0 = time.perf_counter()
         with console.status(f"parsing and validating {kind} ..."):
             data = parse()
+        data.dataset = dataset
         parse_s = time.perf_counter() - t0
         store = open_store(s, graph)
         with _progress() as progress:
@@ -134,7 +160,7 @@ def _load(kind: str, parse: Callable[[], Any], graph: str | None) -> None:
             def report(stage: str, done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total, description=f"writing {stage}")
 
-            rep = store.load(data, progress=report)
+            rep = store.load(data, progress=report, merge=merge)
         counts = store.stats()
         store.close()
     console.print(
@@ -159,49 +185,57 @@ def _progress() -> Progress:
 PathArg = Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Dataset folder.")]
 
 
+def _dataset(kind: str, path: Path) -> str:
+    """The name a graph records for a dataset: its format and its folder's name."""
+    return f"{kind}:{path.resolve().name}"
+
+
 @ingest_app.command("movielens")
-def ingest_movielens(path: PathArg, graph: GraphOpt = None) -> None:
+def ingest_movielens(path: PathArg, graph: GraphOpt = None, merge: MergeOpt = False) -> None:
     """MovieLens 100K (u.data, u.item, u.user), 1M (*.dat) or latest (*.csv)."""
     from kg_ingest.movielens import load_movielens
 
-    _load("MovieLens", lambda: load_movielens(path), graph)
+    _load("MovieLens", lambda: load_movielens(path), graph, _dataset("movielens", path), merge)
 
 
 @ingest_app.command("kgat")
-def ingest_kgat(path: PathArg, graph: GraphOpt = None) -> None:
+def ingest_kgat(path: PathArg, graph: GraphOpt = None, merge: MergeOpt = False) -> None:
     """KGAT format: train.txt/test.txt, optional kg_final.txt and *_list.txt id maps."""
     from kg_ingest.kgat import load_kgat
 
-    _load("KGAT", lambda: load_kgat(path), graph)
+    _load("KGAT", lambda: load_kgat(path), graph, _dataset("kgat", path), merge)
 
 
 @ingest_app.command("microvideo")
-def ingest_microvideo(path: PathArg, graph: GraphOpt = None) -> None:
+def ingest_microvideo(path: PathArg, graph: GraphOpt = None, merge: MergeOpt = False) -> None:
     """Micro-video format (docs/microvideo_format.md): interactions, videos, modality .npy."""
     from kg_ingest.microvideo import load_microvideo
 
-    _load("micro-video", lambda: load_microvideo(path), graph)
+    _load("micro-video", lambda: load_microvideo(path), graph, _dataset("microvideo", path), merge)
 
 
 @ingest_app.command("rawmedia")
-def ingest_rawmedia(path: PathArg, graph: GraphOpt = None) -> None:
+def ingest_rawmedia(path: PathArg, graph: GraphOpt = None, merge: MergeOpt = False) -> None:
     """Raw-media format (docs/rawmedia_format.md): micro-video CSVs + media/<video>/ files."""
     from kg_ingest.rawmedia import load_rawmedia
 
-    _load("raw-media", lambda: load_rawmedia(path), graph)
+    _load("raw-media", lambda: load_rawmedia(path), graph, _dataset("rawmedia", path), merge)
 
 
 @ingest_app.command("synthetic")
 def ingest_synthetic(
-    users: Annotated[int, typer.Option(min=1, help="Number of users.")] = 500,
-    videos: Annotated[int, typer.Option(min=1, help="Number of videos.")] = 300,
+    # the ranges of kg_ingest.synthetic (MIN_/MAX_USERS, MIN_/MAX_VIDEOS; a test checks)
+    users: Annotated[int, typer.Option(min=1, max=1_000_000, help="Number of users.")] = 500,
+    videos: Annotated[int, typer.Option(min=2, max=1_000_000, help="Number of videos.")] = 300,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     graph: GraphOpt = None,
+    merge: MergeOpt = False,
 ) -> None:
     """A seeded synthetic micro-video KG whose interactions follow latent tastes."""
     from kg_ingest.synthetic import generate
 
-    _load("synthetic", lambda: generate(users, videos, seed), graph)
+    name = f"synthetic:users={users},videos={videos},seed={seed}"
+    _load("synthetic", lambda: generate(users, videos, seed), graph, name, merge)
 
 
 # -- stats and queries -------------------------------------------------------------------------
@@ -385,8 +419,9 @@ def demo(
         store = open_store(s, graph)
         console.rule("2. ingest the synthetic micro-video KG")
         data = generate(users, videos, seed)
-        store.clear()
-        rep = store.load(data)
+        with store.writing():  # the graph is rebuilt as one write: no other writer between
+            store.clear()
+            rep = store.load(data)
         console.print(f"{rep.nodes:,} nodes, {rep.relationships:,} relationships "
                       f"in {rep.seconds:.1f} s")  # fmt: skip
         console.rule("3. graph statistics")

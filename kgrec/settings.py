@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         startup_timeout: seconds to wait for the embedded server to answer.
         query_timeout: default time cap (seconds) for analysts' read-only queries.
         max_rows: default row cap for analysts' read-only queries.
+        query_memory_mb: the embedded server's per-query memory cap in MiB (FalkorDB's
+            ``QUERY_MEM_CAPACITY``, applied when the server starts; 0: none).
+        lock_timeout: seconds a writer waits for another writer of the same graph.
     """
 
     model_config = SettingsConfigDict(env_prefix="KGREC_", extra="ignore")
@@ -47,6 +50,8 @@ class Settings(BaseSettings):
     query_timeout: float = 30.0
     max_rows: int = 1000
     write_batch: int = 20_000
+    query_memory_mb: int = Field(default=1024, ge=0)
+    lock_timeout: float = Field(default=3600.0, gt=0)
 
     @property
     def store_dir(self) -> Path:

@@ -43,7 +43,7 @@ def falkordb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedd
 @pytest.fixture
 def falkordb_store(falkordb_server: embedded.ServerInfo) -> Iterator[FalkorDBStore]:
     """A FalkorDB store on an empty graph of its own."""
-    store = FalkorDBStore(port=falkordb_server.port, graph=f"test{next(_graph_names)}")
+    store = FalkorDBStore.for_server(falkordb_server, f"test{next(_graph_names)}")
     yield store
     store.clear()
     store.close()

@@ -50,7 +50,7 @@ def served_run(factory: pytest.TempPathFactory, model: str = "mmkgat") -> Served
         home = factory.mktemp(f"served-{model}")
         graph = generate(50, 40, seed=3, interactions_per_user=12, dims=(8, 8, 8))
         info = embedded.start(home / "falkordb")
-        store = FalkorDBStore(port=info.port, graph=GRAPH)
+        store = FalkorDBStore.for_server(info, GRAPH)
         store.load(graph)
         export = store.export()
         store.close()

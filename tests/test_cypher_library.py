@@ -47,7 +47,7 @@ def lib(request: pytest.FixtureRequest, graph: GraphData) -> Iterator[GraphStore
     store: GraphStore
     if request.param == "falkordb":
         server: embedded.ServerInfo = request.getfixturevalue("falkordb_server")
-        store = FalkorDBStore(port=server.port, graph="cypherlib")
+        store = FalkorDBStore.for_server(server, "cypherlib")
     else:
         from kg_store.neo4j_store import Neo4jStore
 

@@ -3,6 +3,7 @@ backend (FalkorDB always; Neo4j where a server or Docker is available)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 
 from embed import KGEConfig, TrainConfig, build, fit, from_export
 from kg_ingest.synthetic import generate
-from kg_store import GraphStore
+from kg_store import GraphStore, QueryError
 from kg_store.graph_data import GraphData, NodeSet, RelSet
 
 
@@ -98,3 +99,55 @@ def test_trained_embeddings_round_trip(store: GraphStore) -> None:
     rows = store.query("similar_entities", {"id": keys[0], "label": "Genre", "limit": 5}).records()
     assert [r["id"] for r in rows] == [keys[i] for i in order]
     assert [r["similarity"] for r in rows] == pytest.approx(cos[order], abs=1e-4)
+
+
+def _similar(store: GraphStore, params: dict[str, object], wait_s: float = 30.0) -> list[dict]:
+    """similar_entities, retried while a vector index written just before is still being built
+    (both backends populate it in the background; until then the index path is refused)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return store.query("similar_entities", params).records()
+        except QueryError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _nodes(label: str, n: int) -> GraphData:
+    import pandas as pd
+
+    ids = [f"{label[0].lower()}{i:03d}" for i in range(n)]
+    return GraphData(nodes=[NodeSet(label, pd.DataFrame({"id": ids, "name": ids}))])
+
+
+@pytest.mark.parametrize("exact_limit", [5000, 0])  # 0: through the vector index, re-scored
+def test_similar_entities_ties_by_id_and_zero_vectors(store: GraphStore, exact_limit: int) -> None:
+    store.load(_genres())
+    # g1 and g2 tie at 30°; g3 is a zero vector (no direction): left out
+    vecs = np.vstack([VECTORS[0], VECTORS[1], VECTORS[1], np.zeros(3, np.float32)])
+    store.write_embeddings("Genre", ["g0", "g1", "g2", "g3"], vecs)
+    params = {"id": "g0", "label": "Genre", "exact_limit": exact_limit}
+    rows = _similar(store, params)
+    assert [r["id"] for r in rows] == ["g1", "g2"]
+    assert [r["similarity"] for r in rows] == pytest.approx([np.sqrt(3) / 2] * 2, abs=1e-6)
+    assert store.query("similar_entities", {**params, "id": "g3"}).rows == []
+
+
+def test_similar_entities_exact_and_index_paths_agree(store: GraphStore) -> None:
+    """300 random vectors: brute force (the default below 5000 candidates) and the vector index
+    path (exact_limit 0: 10 * limit + 100 candidates, re-scored) both give numpy's cosine."""
+    store.load(_nodes("Genre", 300))
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    keys = [f"g{i:03d}" for i in range(300)]
+    assert store.write_embeddings("Genre", keys, vectors) == 300
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    for probe in (0, 123):
+        cos = unit @ unit[probe]
+        order = [i for i in np.argsort(-cos, kind="stable") if i != probe][:5]
+        for exact_limit in (5000, 0):
+            params = {"id": keys[probe], "label": "Genre", "limit": 5, "exact_limit": exact_limit}
+            rows = _similar(store, params)
+            assert [r["id"] for r in rows] == [keys[i] for i in order], exact_limit
+            assert [r["similarity"] for r in rows] == pytest.approx(cos[order], abs=1e-5)

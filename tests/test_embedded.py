@@ -18,7 +18,7 @@ def test_start_reuse_persist_stop(tmp_path: Path) -> None:
         again = embedded.start(data)  # a second command reuses the running server
         assert (again.pid, again.port) == (first.pid, first.port)
         assert embedded.status(data) == first
-        store = FalkorDBStore(port=first.port, graph="g")
+        store = FalkorDBStore.for_server(first, "g")
         store._execute("CREATE (:User {id: 'persisted'})")
     finally:
         assert embedded.stop(data) is True
@@ -26,7 +26,7 @@ def test_start_reuse_persist_stop(tmp_path: Path) -> None:
     assert embedded.stop(data) is False
     restarted = embedded.start(data)  # the data directory survives a restart
     try:
-        store = FalkorDBStore(port=restarted.port, graph="g")
+        store = FalkorDBStore.for_server(restarted, "g")
         assert store.read_only("MATCH (u:User) RETURN u.id").rows == [["persisted"]]
     finally:
         embedded.stop(data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,6 +118,37 @@ WRITES = [
     "CALL apoc.create.node(['X'], {}) YIELD node RETURN node",
     "MATCH (u:User) /* just reading */ WITH u FOREACH (x IN [1] | SET u.y = x)",
     "MATCH (u:User) CALL { WITH u CREATE (:Y) } RETURN u",
+    "create (:User {id: 'lower'})",
+    "CREATE(:User {id: 'nospace'})",
+    "MATCH (u:User) WITH u LIMIT 1 CREATE (u)-[:FOLLOWS]->(u)",
+    "MATCH (u:User {id: 'u1'}) DELETE u",
+    "MATCH ()-[r:RATED]->() DELETE r",
+    "MATCH (u:User) SET u:Admin",
+    "MATCH (u:User) SET u += {age: 3}",
+    "MATCH (u:User) REMOVE u:User",
+    "MERGE (a:User {id: 'u1'}) ON MATCH SET a.seen = true RETURN a",
+    "UNWIND [1, 2] AS x CREATE (:User {id: toString(x)})",
+    "MATCH (u:User) WITH u RETURN u UNION MATCH (v:Video) CREATE (:Y) RETURN v AS u",
+    "CREATE INDEX FOR (n:User) ON (n.age)",
+    "CREATE CONSTRAINT FOR (n:User) REQUIRE n.id IS UNIQUE",
+    "DROP CONSTRAINT c IF EXISTS",
+    "CALL db.idx.fulltext.createNodeIndex('User', 'id')",
+    "CALL db.idx.fulltext.drop('User')",
+    "CALL dbms.setConfigValue('x', 'y')",
+    "CALL apoc.load.json('file:///etc/passwd') YIELD value RETURN value",
+    "LOAD  csv WITH HEADERS FROM 'https://example.org/x.csv' AS r RETURN r",
+    "GRANT ROLE admin TO alice",
+    "CREATE USER mallory SET PASSWORD 'secret'",
+]
+
+# Reads that use write keywords as names: property keys, map keys, labels, strings, comments
+READS_WITH_KEYWORDS = [
+    ("MATCH (v:Video) RETURN v.set LIMIT 1", [[None]]),
+    ("RETURN {set: 1, create: 2, delete: 3}.set AS m", [[1]]),
+    ("MATCH (v:Video {id: 'v1'}) RETURN v.merge, v.remove, v.drop", [[None, None, None]]),
+    ("RETURN 'CREATE (:X)' AS text", [["CREATE (:X)"]]),
+    ("MATCH (v:Video) // SET v.x = 1\nRETURN count(v)", [[2]]),
+    ("MATCH (u:User) WHERE u.id IN $ids RETURN count(u) /* DELETE */", [[0]]),
 ]
 
 
@@ -126,6 +159,66 @@ def test_read_only_runner_refuses_writes(store: GraphStore, text: str) -> None:
     with pytest.raises(ReadOnlyViolation, match="refused"):
         store.read_only(text)
     assert store.stats() == EXPECTED
+
+
+@pytest.mark.contract
+def test_refusal_names_the_clause(store: GraphStore) -> None:
+    store.load(sample())
+    with pytest.raises(ReadOnlyViolation, match="contains DELETE"):
+        store.read_only("MATCH (n) DETACH DELETE n")
+    with pytest.raises(ReadOnlyViolation, match="contains SET"):
+        store.read_only("MATCH (u:User) WHERE u.id = 'u1' SET u.age = 1")
+
+
+@pytest.mark.contract
+@pytest.mark.parametrize(("text", "rows"), READS_WITH_KEYWORDS)
+def test_keywords_as_names_are_not_refused(store: GraphStore, text: str, rows: list) -> None:
+    store.load(sample())
+    params = {"ids": []} if "$ids" in text else None
+    assert store.read_only(text, params).rows == rows
+
+
+@pytest.mark.contract
+def test_row_cap_is_applied_by_the_server(store: GraphStore) -> None:
+    """3 million rows capped at 10 come back at once: the server stops, the client does not
+    fetch everything and cut it."""
+    store.load(sample())
+    t0 = time.perf_counter()
+    res = store.read_only("UNWIND range(1, 3000000) AS x RETURN x", max_rows=10)
+    assert res.rows == [[i] for i in range(1, 11)] and res.truncated
+    assert time.perf_counter() - t0 < 10  # about 25 s when the client cut 3 M rows
+    # an own LIMIT below the cap is kept, one above it is lowered; both report truncation
+    assert len(store.read_only("UNWIND range(1, 50) AS x RETURN x LIMIT 3", max_rows=10).rows) == 3
+    capped = store.read_only("UNWIND range(1, 50) AS x RETURN x LIMIT 40", max_rows=10)
+    assert len(capped.rows) == 10 and capped.truncated
+    # a UNION is capped as a whole, its columns in their own order
+    union = store.read_only(
+        "UNWIND range(1, 30) AS x RETURN x AS z, 0 AS a UNION UNWIND range(31, 60) AS x "
+        "RETURN x AS z, 0 AS a",
+        max_rows=5,
+    )
+    assert union.columns == ["z", "a"] and len(union.rows) == 5 and union.truncated
+    exact = store.read_only("UNWIND range(1, 5) AS x RETURN x", max_rows=5)
+    assert len(exact.rows) == 5 and not exact.truncated
+
+
+@pytest.mark.contract
+def test_query_memory_is_bounded(store: GraphStore) -> None:
+    store.load(sample())
+    with pytest.raises(QueryError, match="memory|time cap"):
+        store.read_only("UNWIND range(1, 100000000) AS x RETURN count(x)", timeout=5)
+    assert store.read_only("RETURN 1 AS one").rows == [[1]]  # the server is still there
+
+
+def test_error_messages_quote_at_most_a_few_hundred_characters(
+    falkordb_store: GraphStore,
+) -> None:
+    rows = ", ".join(f"[{i}, {{}}]" for i in range(5000))
+    with pytest.raises(QueryError) as err:
+        falkordb_store._execute(
+            f"UNWIND [{rows}] AS r MATCH (a) WHERE id(a) = r[0] CREATE (a)-[:X]->(b"
+        )
+    assert len(str(err.value)) < 1500 and "characters left out" in str(err.value)
 
 
 @pytest.mark.contract
@@ -150,7 +243,7 @@ def test_read_only_runner_reads_with_caps(store: GraphStore) -> None:
 def test_server_side_guard_also_refuses(store: GraphStore) -> None:
     """Even past the lexical check, the backend's read-only path refuses a write."""
     store.load(sample())
-    with pytest.raises(QueryError):
+    with pytest.raises(ReadOnlyViolation, match="contains CREATE"):
         store._execute_read("CREATE (:Sneaky {id: 's'})", {}, 10, 5.0)
     assert store.stats() == EXPECTED
 

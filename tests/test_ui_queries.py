@@ -35,7 +35,7 @@ def lib(request: pytest.FixtureRequest, graph: GraphData) -> Iterator[GraphStore
     store: GraphStore
     if request.param == "falkordb":
         server: embedded.ServerInfo = request.getfixturevalue("falkordb_server")
-        store = FalkorDBStore(port=server.port, graph="uiqueries")
+        store = FalkorDBStore.for_server(server, "uiqueries")
     else:
         from kg_store.neo4j_store import Neo4jStore
 
@@ -164,7 +164,7 @@ def test_embedding_counts(lib: GraphStore, falkordb_server: embedded.ServerInfo)
     assert lib.query("ui/embedding_counts").rows == []
     if lib.dialect != "falkordb":
         return
-    store = FalkorDBStore(port=falkordb_server.port, graph="uiembeddings")
+    store = FalkorDBStore.for_server(falkordb_server, "uiembeddings")
     try:
         store.clear()
         frame = pd.DataFrame({"id": ["a", "b", "c"], "embedding": [[0.1, 0.2], [0.3, 0.4], None]})

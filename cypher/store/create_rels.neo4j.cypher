@@ -1,0 +1,10 @@
+// Fresh load: create relationships between nodes given by key (slots: src, type, dst); returns
+// how many were written. Neo4j: endpoints are found through the uniqueness constraints on
+// :Label(id); a pair is created once because the load drops repeated pairs beforehand.
+// @param rows: list of [source key, target key, {properties}]
+UNWIND $rows AS r
+MATCH (a:{{src}} {id: r[0]})
+MATCH (b:{{dst}} {id: r[1]})
+CREATE (a)-[e:{{type}}]->(b)
+SET e = r[2]
+RETURN count(e) AS written
