@@ -1,23 +1,27 @@
-"""The FastAPI application: one router per resource, errors as ``{"detail": ...}``.
+"""The FastAPI application: one router per resource, every error as an
+:class:`api.schemas.ErrorBody` ``{"detail": "...", "errors": [...]}``.
 
 ``create_app`` builds it around a :class:`recommend.serving.RecommenderService` (given, or
 loaded at start-up from a run: ``run`` argument, ``KGREC_RUN``, or the latest run) and a
-:class:`api.graph.GraphGateway`. Errors: an unknown id answers 404, bad parameters 422, the
-graph database down 503 (and the next request reconnects).
+:class:`api.graph.GraphGateway`. Errors: a body that is not JSON answers 400, an unknown id 404,
+bad parameters 422 (request validation lists each rejected value under ``errors``), the graph
+database down or no model loaded 503 (and the next request reconnects).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.graph import GraphGateway, GraphUnavailable
 from api.routers import entities, health, items, queries, runs, users
+from api.schemas import ErrorBody, FieldError
 from kg_store import ReadOnlyViolation, UnknownQuery
 from kgrec.settings import Settings
 from recommend.explain import UnknownEntity
@@ -45,6 +49,37 @@ def load_service(settings: Settings, run: str | None) -> RecommenderService:
         finally:
             gateway.close()
     return svc
+
+
+def _where(loc: Sequence[str | int]) -> str:
+    """``("query", "k")`` as ``query parameter 'k'``, ``("body", "params", "x")`` as
+    ``body field 'params.x'``."""
+    if not loc:
+        return "request"
+    kind, rest = str(loc[0]), [str(x) for x in loc[1:]]
+    if kind == "body":
+        return f"body field {'.'.join(rest)!r}" if rest else "body"
+    if not rest:
+        return kind
+    name = rest[0] + "".join(f"[{x}]" for x in rest[1:])
+    return f"{kind} parameter {name!r}"
+
+
+def validation_error_body(exc: RequestValidationError) -> tuple[int, ErrorBody]:
+    """FastAPI's validation errors as the API's one error shape: a body that is not JSON is 400,
+    anything else 422 with a sentence in ``detail`` and each rejected value under ``errors``."""
+    raw = list(exc.errors())
+    for e in raw:
+        if e.get("type") == "json_invalid":
+            reason = (e.get("ctx") or {}).get("error") or e.get("msg") or "not JSON"
+            return 400, ErrorBody(detail=f"the request body is not valid JSON: {reason}")
+    errors = [
+        FieldError(loc=[x if isinstance(x, int) else str(x) for x in e.get("loc", ())],
+                   msg=str(e.get("msg", "")), type=str(e.get("type", "")))
+        for e in raw
+    ]  # fmt: skip
+    detail = "; ".join(f"{_where(e.loc)}: {e.msg}" for e in errors) or "invalid request"
+    return 422, ErrorBody(detail=detail, errors=errors)
 
 
 def create_app(
@@ -85,6 +120,11 @@ def create_app(
     app.state.service = service
     app.state.load_error = None
     app.state.graph = graph or GraphGateway(s)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, body = validation_error_body(exc)
+        return JSONResponse(status_code=status, content=body.model_dump(exclude_defaults=True))
 
     @app.exception_handler(UnknownEntity)
     async def _unknown(request: Request, exc: UnknownEntity) -> JSONResponse:

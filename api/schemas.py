@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 
+class FieldError(BaseModel):
+    """One request value that failed validation."""
+
+    loc: list[str | int] = Field(
+        description="Where: the location ('path', 'query', 'body'), then the parameter's name "
+        "and, inside a body, the field's path."
+    )
+    msg: str = Field(description="What is wrong with it.")
+    type: str = Field(description="Machine-readable kind of error ('greater_than_equal', ...).")
+
+
 class ErrorBody(BaseModel):
-    """Every error answer: 404 unknown id, 422 bad parameters, 503 graph database down."""
+    """Every error answer, whatever the status: 400 unparsable body, 404 unknown id, 422 bad
+    parameters, 503 graph database down or no model loaded."""
 
     detail: str = Field(description="What went wrong, in words a user can act on.")
+    errors: list[FieldError] = Field(
+        default_factory=list,
+        description="For a 422 of request validation: one entry per rejected value "
+        "(absent otherwise).",
+    )
+
+
+UNPARSABLE_BODY = "The request body is not parsable JSON (or not UTF-8)."
+INVALID = "Bad parameters (`errors` lists each rejected value)"
+
+
+def error_responses(codes: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: each status code, with its description, answered with an
+    :class:`ErrorBody`.
+
+    A route that takes parameters must list 422 (and 400 when it takes a body): FastAPI would
+    otherwise document its own validation-error body, which this API does not send (see
+    :func:`api.app.create_app`).
+    """
+    return {code: {"model": ErrorBody, "description": codes[code]} for code in sorted(codes)}
 
 
 class Status(BaseModel):

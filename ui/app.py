@@ -13,9 +13,12 @@ from kg_store import StoreError
 from ui import data
 from ui.views import explore, models, overview, query, recommend, similar
 
+# Each page at its own URL path (``/overview``, ``/explore``, ...). No bare string literals at
+# the top level of this script: Streamlit's magic would write them on every page.
+OVERVIEW = st.Page(overview.render, title="Overview", icon=":material/insights:",
+                   url_path="overview")  # fmt: skip
 PAGES = [
-    st.Page(overview.render, title="Overview", icon=":material/insights:", url_path="overview",
-            default=True),
+    OVERVIEW,
     st.Page(explore.render, title="Explore", icon=":material/hub:", url_path="explore"),
     st.Page(query.render, title="Query", icon=":material/terminal:", url_path="query"),
     st.Page(recommend.render, title="Recommend", icon=":material/recommend:",
@@ -25,9 +28,20 @@ PAGES = [
 ]  # fmt: skip
 
 
+def _home() -> None:
+    """The bare ``/``: the Overview, at its own path."""
+    st.switch_page(OVERVIEW)
+
+
+# Streamlit serves its default page at ``/`` only, whatever its ``url_path``: a default Overview
+# would make ``/overview`` answer "Page not found". So the default is this hidden page, which
+# sends the bare URL on to the Overview's own path.
+HOME = st.Page(_home, title="Overview", url_path="", default=True, visibility="hidden")
+
+
 def main() -> None:
     st.set_page_config(page_title="kgrec", page_icon=":material/movie:", layout="wide")
-    page = st.navigation(PAGES)
+    page = st.navigation([HOME, *PAGES])
     with st.sidebar:
         st.markdown("**kgrec** · explainable video recommendation")
         try:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import ServiceDep
-from api.schemas import ErrorBody, SimilarEntities
+from api.schemas import INVALID, SimilarEntities, error_responses
 from recommend.explain import UnknownEntity
 
 router = APIRouter(prefix="/entities", tags=["entities"])
@@ -17,9 +17,11 @@ router = APIRouter(prefix="/entities", tags=["entities"])
     "/{entity_id}/similar",
     operation_id="getSimilarEntities",
     response_model=SimilarEntities,
-    responses={404: {"model": ErrorBody, "description": "Unknown entity."},
-               422: {"model": ErrorBody, "description": "Bad or ambiguous parameters."},
-               503: {"model": ErrorBody, "description": "No model loaded."}},
+    responses=error_responses({
+        404: "Unknown entity or label.",
+        422: f"{INVALID}, or an id that several labels share and no `label`.",
+        503: "No model loaded.",
+    }),
 )  # fmt: skip
 async def similar(
     entity_id: Annotated[str, Path(min_length=1, max_length=200, description="The node's id.")],

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from api.deps import GraphDep
 from api.graph import GraphUnavailable
-from api.schemas import ErrorBody, Status
+from api.schemas import Status, error_responses
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +21,7 @@ async def livez() -> Status:
     "/readyz",
     operation_id="readyz",
     response_model=Status,
-    responses={503: {"model": ErrorBody, "description": "Database down or no model loaded."}},
+    responses=error_responses({503: "Database down or no model loaded."}),
 )
 def readyz(request: Request, graph: GraphDep) -> Status:
     """Ready: the graph database answers and a model is loaded."""

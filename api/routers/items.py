@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path
 
 from api.deps import GraphDep, OptionalServiceDep
-from api.schemas import Attribute, ErrorBody, Item
+from api.schemas import INVALID, Attribute, Item, error_responses
 from kg_store import GraphStore
 from recommend.explain import UnknownEntity
 
@@ -27,9 +27,10 @@ def _plain(v: Any) -> Any:
     "/{item_id}",
     operation_id="getItem",
     response_model=Item,
-    responses={404: {"model": ErrorBody, "description": "Unknown item."},
-               503: {"model": ErrorBody, "description": "Graph database down."}},
-)  # fmt: skip
+    responses=error_responses(
+        {404: "Unknown item.", 422: f"{INVALID}.", 503: "Graph database down."}
+    ),
+)
 def item(
     item_id: Annotated[str, Path(min_length=1, max_length=200, description="The Video's id.")],
     graph: GraphDep,

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Path
 
 from api.deps import GraphDep, SettingsDep
-from api.schemas import ErrorBody, QueryAnswer, QueryInfo, QueryList, QueryParam, QueryRequest
+from api.schemas import (
+    INVALID,
+    UNPARSABLE_BODY,
+    QueryAnswer,
+    QueryInfo,
+    QueryList,
+    QueryParam,
+    QueryRequest,
+    error_responses,
+)
 from kg_store import GraphStore, QueryError, library, library_names
 
 router = APIRouter(prefix="/queries", tags=["queries"])
@@ -45,9 +54,13 @@ async def list_queries() -> QueryList:
     "/{name}",
     operation_id="runQuery",
     response_model=QueryAnswer,
-    responses={404: {"model": ErrorBody, "description": "No such library query."},
-               422: {"model": ErrorBody, "description": "Missing, unknown or bad parameters."},
-               503: {"model": ErrorBody, "description": "Graph database down."}},
+    responses=error_responses({
+        400: UNPARSABLE_BODY,
+        404: "No such library query.",
+        422: f"{INVALID}; missing or unknown query parameters, values the database refuses, "
+        "or a statement that would write.",
+        503: "Graph database down.",
+    }),
 )  # fmt: skip
 def run_query(
     name: Annotated[str, Path(max_length=100, pattern=r"^\w+$", description="Query name.")],

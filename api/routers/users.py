@@ -8,12 +8,13 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import GraphDep, OptionalServiceDep, ServiceDep
 from api.schemas import (
+    INVALID,
     Attribute,
-    ErrorBody,
     HistoryEntry,
     Reasons,
     Recommendations,
     UserProfile,
+    error_responses,
 )
 from kg_store import GraphStore
 from recommend.explain import MAX_LEN, UnknownEntity
@@ -22,19 +23,13 @@ from recommend.serving import MAX_K, MAX_PATHS
 router = APIRouter(prefix="/users", tags=["users"])
 
 UserId = Annotated[str, Path(min_length=1, max_length=200, description="The User's id.")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "Unknown user."}
-}
-DOWN: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorBody, "description": "Graph database down (or no model)."}
-}
 
 
 @router.get(
     "/{user_id}/recommendations",
     operation_id="getRecommendations",
     response_model=Recommendations,
-    responses={**NOT_FOUND, 503: {"model": ErrorBody, "description": "No model loaded."}},
+    responses=error_responses({404: "Unknown user.", 422: f"{INVALID}.", 503: "No model loaded."}),
 )
 async def recommendations(
     user_id: UserId,
@@ -55,9 +50,10 @@ async def recommendations(
     "/{user_id}/items/{item_id}/reasons",
     operation_id="getReasons",
     response_model=Reasons,
-    responses={404: {"model": ErrorBody, "description": "Unknown user or item."},
-               503: {"model": ErrorBody, "description": "No model loaded."}},
-)  # fmt: skip
+    responses=error_responses(
+        {404: "Unknown user or item.", 422: f"{INVALID}.", 503: "No model loaded."}
+    ),
+)
 async def reasons(
     user_id: UserId,
     item_id: Annotated[str, Path(min_length=1, max_length=200, description="The Video's id.")],
@@ -82,7 +78,9 @@ def _int(v: Any) -> int | None:
     "/{user_id}",
     operation_id="getUser",
     response_model=UserProfile,
-    responses={**NOT_FOUND, **DOWN},
+    responses=error_responses(
+        {404: "Unknown user.", 422: f"{INVALID}.", 503: "Graph database down."}
+    ),
 )
 def user(
     user_id: UserId,
