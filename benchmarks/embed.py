@@ -79,7 +79,8 @@ def _ours(args: argparse.Namespace, seed: int, data: tuple[Any, ...]) -> dict[st
     import numpy as np
     import torch
 
-    from embed import KGEConfig, TrainConfig, build, evaluate
+    from embed import KGEConfig, TrainConfig, build
+    from embed.evaluate import evaluate
     from embed.train import Trainer
 
     train, valid, test, n_ent, n_rel = data

@@ -48,6 +48,9 @@ def register(cls: type[KGEModel]) -> type[KGEModel]:
 
 
 def build(name: str, n_entities: int, n_relations: int, config: KGEConfig) -> KGEModel:
+    if name not in REGISTRY:  # the models register themselves when their module is imported
+        import embed.transe
+        import embed.transr  # noqa: F401
     if name not in REGISTRY:
         raise ValueError(f"unknown embedding model {name!r}; available: {', '.join(REGISTRY)}")
     if config.p not in (1, 2):

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
-from embed import KGEConfig, TrainConfig, build, evaluate, fit, from_export, split_triples
+from embed import KGEConfig, TrainConfig, build, fit, from_export, split_triples
 from embed.base import clamp_norm, margin_loss, softplus_loss
-from embed.evaluate import Filter, metrics_from_ranks, rank_triples
+from embed.evaluate import Filter, evaluate, metrics_from_ranks, rank_triples
 from embed.runs import EmbedRun, find_run, start_run, train_run
 from embed.sampling import NegativeSampler, head_probabilities
 from embed.triples import TripleSet
