@@ -172,11 +172,11 @@ def test_filtered_ranks_by_hand() -> None:
 
 
 @pytest.fixture(scope="module")
-def export():  # type: ignore[no-untyped-def]
+def export():
     return export_from_graph_data(generate(40, 30, seed=2))
 
 
-def test_triples_from_export_with_a_relation_filter(export) -> None:  # type: ignore[no-untyped-def]
+def test_triples_from_export_with_a_relation_filter(export) -> None:
     ts = from_export(export, ["HAS_GENRE", "RELEASED_IN"])
     assert ts.relation_names == ["HAS_GENRE", "RELEASED_IN"]
     assert sorted(ts.keys) == ["Decade", "Genre", "Video"]
@@ -217,33 +217,38 @@ def test_split_keeps_every_held_out_id_in_training() -> None:
 # -- learning ----------------------------------------------------------------------------------
 
 
-def _planted() -> TripleSet:
-    """60 items in 6 clusters: IN_CLUSTER item -> its cluster, HAS_MOOD item -> its cluster's
-    mood (a second label), so each held-out triple is implied by the item's other one."""
-    items = np.arange(60)
-    item, cluster, mood = 6 + items, items % 6, 66 + (items + 1) % 6  # entity ids by label
+def _planted(n: int = 60) -> TripleSet:
+    """``n`` items in 6 clusters: IN_CLUSTER item -> its cluster, HAS_MOOD item -> its
+    cluster's mood (a second label), so each held-out triple is implied by the item's other
+    one."""
+    items = np.arange(n)
+    item, cluster, mood = 6 + items, items % 6, 6 + n + (items + 1) % 6  # entity ids by label
     triples = np.concatenate([
-        np.stack([item, np.zeros(60, np.int64), cluster], 1),
-        np.stack([item, np.ones(60, np.int64), mood], 1),
+        np.stack([item, np.zeros(n, np.int64), cluster], 1),
+        np.stack([item, np.ones(n, np.int64), mood], 1),
     ])  # fmt: skip
-    keys = {"Cluster": pd.Index(list("abcdef")), "Item": pd.Index([f"i{i}" for i in range(60)]),
+    keys = {"Cluster": pd.Index(list("abcdef")), "Item": pd.Index([f"i{i}" for i in range(n)]),
             "Mood": pd.Index(list("uvwxyz"))}  # fmt: skip
-    offsets = {"Cluster": 0, "Item": 6, "Mood": 66}
+    offsets = {"Cluster": 0, "Item": 6, "Mood": 6 + n}
     return TripleSet(triples, ["IN_CLUSTER", "HAS_MOOD"], keys, offsets)
 
 
 @pytest.mark.parametrize("name", ["transr", "transe"])
 def test_learns_a_planted_structure(name: str) -> None:
-    ts = _planted()
+    """120 items (36 held-out triples), 4 negatives per triple, lr 0.05. Measured over seeds
+    0-19: MRR 0.59-0.88 (TransR) and 0.60-0.84 (TransE) from about 0.05 before training,
+    Hits@10 0.79-1.0 and 0.78-0.93. (60 items, 1 negative, lr 0.02 gave MRR 0.40-0.77 and
+    0.39-0.58, Hits@10 down to 0.75 and 0.65 over seeds 0-9: under the bars below.)"""
+    ts = _planted(120)
     train, _, test = split_triples(ts.triples, (0.8, 0.0, 0.2), seed=0)
     torch.manual_seed(0)
     model = build(name, ts.n_entities, ts.n_relations, KGEConfig(dim=16))
     before = evaluate(model, test, ts.triples)
-    fit(model, train, TrainConfig(epochs=60, batch_size=64, lr=0.02, device="cpu"))
+    fit(model, train, TrainConfig(epochs=60, batch_size=64, lr=0.05, n_neg=4, device="cpu"))
     after = evaluate(model, test, ts.triples)
-    # tails are a cluster (6 candidates of 66): a trained model ranks the right one near the top
-    assert after["mrr"] > 0.4 and after["mrr"] > before["mrr"] + 0.3
-    assert after["hits@10"] > 0.7
+    # tails are a cluster (6 candidates of 132): a trained model ranks the right one near the top
+    assert after["mrr"] > 0.4 and after["mrr"] > before["mrr"] + 0.3, (before, after)
+    assert after["hits@10"] > 0.7, (before, after)
 
 
 # -- runs --------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ by hand, the cross-entropy loss, the paper's metrics and learning on the synthet
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,10 +62,10 @@ def _np(t: Tensor) -> np.ndarray:
     return t.detach().double().numpy()
 
 
-def _lin(mod: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    w = _np(mod.weight)  # type: ignore[arg-type]
+def _lin(mod: Any, x: np.ndarray) -> np.ndarray:
+    w = _np(mod.weight)
     b = mod.bias
-    return x @ w.T + (_np(b) if b is not None else 0.0)  # type: ignore[arg-type]
+    return x @ w.T + (_np(b) if b is not None else 0.0)
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
@@ -84,10 +85,8 @@ def test_forward_step_by_hand() -> None:
     assert isinstance(model, GCFA)
     U, V, R = (_np(e.weight) for e in (model.user_emb, model.item_emb, model.level_emb))
 
-    def agg(
-        mod: torch.nn.Module, ego: np.ndarray, nbrs: list[list[tuple[int, float]]]
-    ) -> np.ndarray:
-        msg = _relu(_lin(mod.fc, ego))  # type: ignore[arg-type]
+    def agg(mod: Any, ego: np.ndarray, nbrs: list[list[tuple[int, float]]]) -> np.ndarray:
+        msg = _relu(_lin(mod.fc, ego))
         out = []
         for n, row in enumerate(nbrs):
             side = np.zeros(ego.shape[1])
@@ -100,10 +99,8 @@ def test_forward_step_by_hand() -> None:
     agg_u = agg(model.user_agg, U, [[(1, 0.5)], [(2, S2), (0, 0.5)], [(1, S2)]])
     agg_i = agg(model.item_agg, V, [[(1, S2)], [(0, S2), (2, 0.5)], [(1, 0.5)]])
 
-    def side(
-        mod: torch.nn.Module, anchor: np.ndarray, other: np.ndarray, inter: list
-    ) -> np.ndarray:
-        g1, g2 = mod.g[0], mod.g[2]  # type: ignore[index]
+    def side(mod: Any, anchor: np.ndarray, other: np.ndarray, inter: list) -> np.ndarray:
+        g1, g2 = mod.g[0], mod.g[2]
         out = []
         for a in range(anchor.shape[0]):
             mine = [(o, r) for aa, o, r in inter if aa == a]
@@ -114,14 +111,14 @@ def test_forward_step_by_hand() -> None:
             ]
             beta = _softmax(np.array(logits))  # eq 10
             h = _relu(_lin(mod.h, (beta[:, None] * xs).sum(0)))  # eq 8
-            o1, o2 = mod.out[1], mod.out[3]  # type: ignore[index]
+            o1, o2 = mod.out[1], mod.out[3]
             out.append(_lin(o2, _relu(_lin(o1, np.r_[h, anchor[a]]))))
         return np.stack(out)
 
     inter = [(0, 0, 1), (0, 1, 0), (1, 1, 1), (1, 2, 0), (2, 2, 1)]
     z_u = side(model.user_side, agg_u, V, inter)
     z_i = side(model.item_side, agg_i, U, [(i, u, r) for u, i, r in inter])
-    users, items = model.propagate()  # type: ignore[operator]
+    users, items = model.propagate()
     np.testing.assert_allclose(_np(users), z_u, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(_np(items), z_i, rtol=1e-5, atol=1e-6)
 
@@ -135,13 +132,13 @@ def test_forward_step_by_hand() -> None:
 
 def test_attention_sums_to_one_per_user() -> None:
     data = tiny_data()
-    model = build("gcfa", data, ModelConfig(dim=4))
+    model: Any = build("gcfa", data, ModelConfig(dim=4))
     side = model.user_side
-    agg_u, _ = model.aggregated()  # type: ignore[operator]
-    x = side.interactions(model.item_emb.weight, model.level_emb.weight,  # type: ignore[operator]
+    agg_u, _ = model.aggregated()
+    x = side.interactions(model.item_emb.weight, model.level_emb.weight,
                           model.u_c_other, model.u_c_level)  # fmt: skip
-    beta = side.attention(x, agg_u, model.u_combo, model.u_anchor)  # type: ignore[operator]
-    sums = torch.zeros(3).index_add_(0, model.u_anchor, beta)  # type: ignore[arg-type]
+    beta = side.attention(x, agg_u, model.u_combo, model.u_anchor)
+    sums = torch.zeros(3).index_add_(0, model.u_anchor, beta)
     torch.testing.assert_close(sums, torch.ones(3))
     # 5 interactions, 5 distinct (item, level) pairs: i2 is level 0 for u1 and 1 for u2
     assert x.shape == (5, 4) and model.u_combo.tolist() == [0, 1, 2, 3, 4]
@@ -151,7 +148,7 @@ def test_interaction_net_runs_once_per_distinct_pair() -> None:
     data = tiny_data()
     data.train_kinds_all = np.array([[0, 0, 1], [1, 0, 1], [2, 0, 1], [2, 1, 0]], np.int64)
     data.train = data.train_kinds_all[:, :2].copy()
-    model = build("gcfa", data, ModelConfig(dim=4))
+    model: Any = build("gcfa", data, ModelConfig(dim=4))
     # three users rated i0 at level 1: one distinct (item, level) pair, plus (i1, 0)
     assert model.u_c_other.tolist() == [0, 1] and model.u_c_level.tolist() == [1, 0]
     assert model.u_combo.tolist() == [0, 0, 0, 1]
@@ -160,10 +157,10 @@ def test_interaction_net_runs_once_per_distinct_pair() -> None:
 @pytest.mark.parametrize("pool", ["weighted", "max"])
 def test_shapes(pool: str) -> None:
     data = tiny_data()
-    model = build("gcfa", data, ModelConfig(dim=8, extra={"pool": pool, "neighbours": 5}))
-    users, items = model.propagate()  # type: ignore[operator]
+    model: Any = build("gcfa", data, ModelConfig(dim=8, extra={"pool": pool, "neighbours": 5}))
+    users, items = model.propagate()
     assert users.shape == (3, 8) and items.shape == (3, 8)
-    assert model.user_nbr.shape == (3, 2)  # type: ignore[union-attr]  # n - 1 at most
+    assert model.user_nbr.shape == (3, 2)  # n - 1 at most
     loss = model.cf_loss(torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([[2, 0]] * 2))
     assert loss.dim() == 0 and torch.isfinite(loss)
     model.prepare_scoring()
@@ -241,7 +238,13 @@ def one_thread() -> Iterator[None]:
 @pytest.mark.usefixtures("one_thread")
 def test_learns_on_synthetic_graph_beats_pop() -> None:
     """40 epochs on the synthetic micro-video KG (four interaction kinds as levels): GCFA's
-    test Recall@20 and AUC beat popularity's (measured: about 0.53 vs 0.44 Recall@20)."""
+    test Recall@20 and AUC beat popularity's.
+
+    16 negatives per positive in batches of 2048: the same number of steps (each recomputes
+    every user and item) learns far more than 1 negative in batches of 1024, whose Recall@20
+    ranged 1.02-1.17x pop's over training seeds 0-4 (0.467 vs 0.439 on another machine). With
+    these settings, training seeds 0-9 gave 1.25-1.37x pop's Recall@20 (0.549-0.600 vs 0.439)
+    and AUC 0.77-0.81 vs pop's 0.706."""
     from kg_ingest.synthetic import generate
     from recommend.data import export_from_graph_data
     from recommend.train import TrainConfig, Trainer, recdata_from_export, seed_everything
@@ -251,8 +254,8 @@ def test_learns_on_synthetic_graph_beats_pop() -> None:
     for name, epochs in (("pop", 1), ("gcfa", 40)):
         seed_everything(0)
         model = build(name, data, ModelConfig(dim=32))
-        cfg = TrainConfig(epochs=epochs, lr=1e-2, batch_size=1024, eval_every=20, patience=100,
-                          device="cpu", seed=0)  # fmt: skip
+        cfg = TrainConfig(epochs=epochs, lr=1e-2, batch_size=2048, n_neg=16, eval_every=20,
+                          patience=100, device="cpu", seed=0)  # fmt: skip
         res[name] = Trainer(model, data, cfg).fit().test
     assert res["gcfa"]["recall@20"] > 1.1 * res["pop"]["recall@20"], res
     assert res["gcfa"]["auc"] > res["pop"]["auc"], res

@@ -89,25 +89,28 @@ def test_attributes_and_modalities(medium: tuple[GraphData, SyntheticTruth]) -> 
     assert [len(_nodes(small, m)["vector"][0]) for m in model.MODALITIES] == [4, 5, 6]
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / max(1, len(a | b))
-
-
 def test_users_of_one_occupation_share_more_items(
     medium: tuple[GraphData, SyntheticTruth],
 ) -> None:
-    g, _ = medium
-    items = _rels(g, "CLICKED").groupby("src")["dst"].agg(set)
-    occ = _rels(g, model.HAS_OCCUPATION).set_index("src")["dst"]
-    rng = np.random.default_rng(0)
-    users = items.index.to_numpy()
-    a, b = rng.choice(users, 4000), rng.choice(users, 4000)
-    keep = a != b
-    same = (occ[a].to_numpy() == occ[b].to_numpy()) & keep
-    other = ~(occ[a].to_numpy() == occ[b].to_numpy()) & keep
-    sim = np.array([_jaccard(items[x], items[y]) for x, y in zip(a, b, strict=True)])
-    assert same.sum() > 50
-    assert sim[same].mean() > 1.2 * sim[other].mean()
+    """Mean Jaccard similarity of the clicked sets over every pair of users: same occupation
+    against different. Over all 179,700 pairs it is 1.16x at this seed (1.16-1.32x over
+    generator seeds 0-9; 1.0 if occupations carried no taste). The 4,000 sampled pairs this
+    test used before read 1.219 against a bar of 1.2, and 1.18-1.28 over seeds 0-4."""
+    g, truth = medium
+    clicks = _rels(g, "CLICKED")
+    users, videos = pd.Index(truth.user_ids), pd.Index(truth.video_ids)
+    m = np.zeros((len(users), len(videos)))
+    m[users.get_indexer(clicks["src"]), videos.get_indexer(clicks["dst"])] = 1.0
+    inter = m @ m.T
+    deg = m.sum(1)
+    jaccard = inter / np.maximum(deg[:, None] + deg[None, :] - inter, 1)
+    occ = _rels(g, model.HAS_OCCUPATION).set_index("src")["dst"].reindex(users).to_numpy()
+    assert not pd.isna(occ).any()
+    iu = np.triu_indices(len(users), 1)
+    same = (occ[:, None] == occ[None, :])[iu]
+    sim = jaccard[iu]
+    assert same.sum() > 5000
+    assert sim[same].mean() > 1.1 * sim[~same].mean()
 
 
 def test_modality_features_predict_co_interaction(

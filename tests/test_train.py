@@ -24,6 +24,7 @@ class TinyMF(Recommender):
     """Pure-embedding BPR model, with a TransR-free KG loss so the KG pass is exercised too."""
 
     name = "test_tiny_mf"
+    kg: Tensor
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)
@@ -64,13 +65,14 @@ def _registered() -> Any:
     REGISTRY.pop(TinyMF.name, None)
 
 
-def _export(n_users: int = 60, n_items: int = 40, seed: int = 0) -> GraphExport:
-    """Two taste groups: users of group g interact with items of group g (plus noise)."""
+def _export(n_users: int = 60, n_items: int = 40, seed: int = 0, groups: int = 2) -> GraphExport:
+    """``groups`` taste groups: users of group g interact with 12 items of group g (items
+    ``i % groups == g``) plus one random item; each item has its group as genre."""
     rng = np.random.default_rng(seed)
     rows = []
     for u in range(n_users):
-        g = u % 2
-        own = [i for i in range(n_items) if i % 2 == g]
+        g = u % groups
+        own = [i for i in range(n_items) if i % groups == g]
         rows += [(u, i) for i in rng.choice(own, 12, replace=False)]
         rows += [(u, int(rng.integers(n_items)))]
     pairs = np.unique(np.array(rows), axis=0)
@@ -78,12 +80,12 @@ def _export(n_users: int = 60, n_items: int = 40, seed: int = 0) -> GraphExport:
     e.ids = {
         "User": pd.Index([f"u{i:03d}" for i in range(n_users)]),
         "Video": pd.Index([f"v{i:03d}" for i in range(n_items)]),
-        "Genre": pd.Index(["even", "odd"]),
+        "Genre": pd.Index(["even", "odd"] if groups == 2 else [f"g{k}" for k in range(groups)]),
     }
     e.edges = {
         ("User", "CLICKED", "Video"): pd.DataFrame({"src": pairs[:, 0], "dst": pairs[:, 1]}),
         ("Video", "HAS_GENRE", "Genre"): pd.DataFrame(
-            {"src": np.arange(n_items), "dst": np.arange(n_items) % 2}
+            {"src": np.arange(n_items), "dst": np.arange(n_items) % groups}
         ),
     }
     return e
@@ -115,18 +117,25 @@ def test_samplers_never_return_positives() -> None:
 
 
 def test_trainer_learns_better_than_random() -> None:
-    e = _export()
+    """Four taste groups of 20 items: knowing the group puts a user's unseen items in the top
+    20 (random ranking: Recall@20 about 0.28) and gives an AUC of about 0.95. Measured over
+    training seeds 0-9: Recall@20 0.93-1.0, Recall@10 5.0-5.8x random's, AUC 0.910-0.927
+    (two groups of 20 and lr 0.05, as before, gave AUC 0.785-0.830 over seeds 0-4 against
+    the bar of 0.8: ranking by group alone reaches only about 0.85 there)."""
+    e = _export(n_items=80, groups=4)
     data = build_recdata(e, make_split(e, seed=0))
     seed_everything(0)
     model = TinyMF(data, ModelConfig(dim=16))
-    res = Trainer(model, data, TrainConfig(epochs=30, batch_size=64, lr=0.05, device="cpu",
+    res = Trainer(model, data, TrainConfig(epochs=30, batch_size=64, lr=0.02, device="cpu",
                                            patience=30)).fit()  # fmt: skip
     gen = torch.Generator().manual_seed(0)
     rand = torch.rand(data.n_users, data.n_items, generator=gen)
-    base = evaluate(lambda u: rand[u], data.n_users, data.n_items, data.train, data.test, ks=(10,))
-    assert res.test["recall@20"] > 0.9  # the group structure is easy to find
-    assert res.test["recall@10"] > 2 * base["recall@10"]
-    assert res.test["auc"] > 0.8 > base["auc"]
+    base = evaluate(lambda u: rand[u], data.n_users, data.n_items, data.train, data.test,
+                    ks=(10, 20))  # fmt: skip
+    seen = (res.test, base)
+    assert res.test["recall@20"] > 0.8 > 2 * base["recall@20"], seen  # the groups are easy
+    assert res.test["recall@10"] > 3 * base["recall@10"], seen
+    assert res.test["auc"] > 0.85 > base["auc"] + 0.2, seen
     assert model.refreshed >= res.epochs
     assert res.best_epoch >= 1 and "kg_loss_item" in res.history[0]
 
