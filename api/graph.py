@@ -12,20 +12,12 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import redis
-
-from kg_store import GraphStore, QueryError, StoreUnavailable, embedded
+from kg_store import GraphStore, QueryError, StoreUnavailable, open_running
 from kgrec.settings import Settings
 
 T = TypeVar("T")
 
-_DOWN: tuple[type[BaseException], ...] = (
-    StoreUnavailable,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    ConnectionError,
-    TimeoutError,
-)
+_DOWN: tuple[type[BaseException], ...] = (StoreUnavailable, ConnectionError, TimeoutError)
 
 
 class GraphUnavailable(Exception):
@@ -56,20 +48,7 @@ class GraphGateway:
         return f"embedded FalkorDB ({self.settings.store_dir}) graph {self.graph!r}"
 
     def _connect(self) -> GraphStore:
-        s = self.settings
-        if s.graph_uri:
-            from kg_store import open_store
-
-            return open_store(s, self.graph)
-        from kg_store.falkordb_store import FalkorDBStore
-
-        info = embedded.status(s.store_dir)
-        if info is None:
-            raise StoreUnavailable(
-                f"the embedded FalkorDB for {s.store_dir} is not running "
-                "(start it with `kgrec db start`)"
-            )
-        return FalkorDBStore.for_server(info, self.graph, socket_timeout=self.socket_timeout)
+        return open_running(self.settings, self.graph, socket_timeout=self.socket_timeout)
 
     def store(self) -> GraphStore:
         with self._lock:

@@ -130,7 +130,7 @@ class Masker:
 def faithfulness(run_dir: Path, n_pairs: int, seed: int, max_len: int) -> dict[str, Any]:
     import numpy as np
 
-    from kg_ingest.model import USER, VIDEO
+    from kgrec.schema import USER, VIDEO
     from recommend.explain import PathSearch, model_vectors
     from recommend.runs import Run
     from recommend.serving import RecommenderService

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kg_ingest import model
 from kg_ingest.errors import IngestError
 from kg_ingest.text import embed_texts
 from kg_store.graph_data import NodeSet, RelSet
+from kgrec import schema as model
 
 _SEP_NAMES = {"\t": "tab-separated", ",": "comma-separated", " ": "space-separated"}
 

@@ -39,10 +39,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kg_ingest import model
 from kg_ingest._common import Table, read_text, text_lines
 from kg_ingest.errors import IngestError
 from kg_store.graph_data import GraphData, NodeSet, RelSet
+from kgrec import schema as model
 
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]+")
 _PROPERTY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

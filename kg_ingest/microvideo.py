@@ -44,7 +44,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kg_ingest import model
 from kg_ingest._common import (
     Table,
     entity_set,
@@ -62,6 +61,7 @@ from kg_ingest._common import (
 )
 from kg_ingest.errors import IngestError
 from kg_store.graph_data import GraphData, NodeSet, RelSet
+from kgrec import schema as model
 
 KINDS = dict(
     zip(

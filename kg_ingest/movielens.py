@@ -15,7 +15,7 @@ Layouts (GroupLens; files are read in place, never copied):
   ``movieId,title,genres`` (``(no genres listed)`` means none); optional
   ``tags.csv`` ``userId,movieId,tag,timestamp`` and ``links.csv`` ``movieId,imdbId,tmdbId``.
 
-The graph (ids are the source's ids as strings; see :mod:`kg_ingest.model`):
+The graph (ids are the source's ids as strings; see :mod:`kgrec.schema`):
 
 * ``User {id, age?, zip?}``, ``Video {id, title, year?, release_date?, imdb_url?, imdb_id?,
   tmdb_id?}``; ``(User)-[:RATED {rating: float, ts: int}]->(Video)``.
@@ -25,7 +25,7 @@ The graph (ids are the source's ids as strings; see :mod:`kg_ingest.model`):
   ``Tag {id=normalised tag}`` + ``HAS_TAG {count}`` (ML-latest: number of tag applications,
   case and whitespace folded).
 * ``Occupation`` + ``HAS_OCCUPATION`` (ML-100K: every name in ``u.occupation``),
-  ``AgeGroup`` (:func:`kg_ingest.model.age_group`) + ``IN_AGE_GROUP``, ``Gender`` ("M"/"F")
+  ``AgeGroup`` (:func:`kgrec.schema.age_group`) + ``IN_AGE_GROUP``, ``Gender`` ("M"/"F")
   + ``HAS_GENDER``.
 * ``Textual {id=video id, vector, text}`` + ``HAS_TEXTUAL``: the title, genres and (ML-latest)
   most frequent tags embedded by :func:`kg_ingest.text.embed_texts`.
@@ -48,7 +48,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kg_ingest import model
 from kg_ingest._common import (
     Table,
     entity_set,
@@ -64,6 +63,7 @@ from kg_ingest._common import (
 )
 from kg_ingest.errors import IngestError
 from kg_store.graph_data import GraphData, NodeSet, RelSet
+from kgrec import schema as model
 
 LAYOUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # layout: (required files, optional files)

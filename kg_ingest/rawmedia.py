@@ -51,11 +51,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kg_ingest import model
 from kg_ingest._common import load_npy, modality, read_csv, read_text, require_file, textual
 from kg_ingest.errors import IngestError
 from kg_ingest.microvideo import MODALITY_FILES, _multi, _video_text, load_microvideo
 from kg_store.graph_data import GraphData, NodeSet
+from kgrec import schema as model
 
 MEDIA_DIR = "media"
 POSTER_FILES = ("poster.png", "poster.jpg", "poster.jpeg")

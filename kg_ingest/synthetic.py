@@ -43,9 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kg_ingest import model
 from kg_ingest._common import entity_set, link_set, modality
 from kg_store.graph_data import GraphData, NodeSet, RelSet
+from kgrec import schema as model
 
 LATENT_DIM = 16
 """Width of the latent taste space."""

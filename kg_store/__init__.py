@@ -40,6 +40,29 @@ def open_store(settings: Settings | None = None, graph: str | None = None) -> Gr
     )
 
 
+def open_running(
+    settings: Settings | None = None, graph: str | None = None, *, socket_timeout: float = 5.0
+) -> GraphStore:
+    """Like :func:`open_store`, but never starts the embedded server: a service (the API)
+    looks it up on every reconnect, so a restarted server is found on its new port.
+
+    Raises:
+        StoreUnavailable: the embedded server is not running, or the backend does not answer.
+    """
+    s = settings or get_settings()
+    if s.graph_uri:
+        return open_store(s, graph)
+    from kg_store.falkordb_store import FalkorDBStore
+
+    info = embedded.status(s.store_dir)
+    if info is None:
+        raise StoreUnavailable(
+            f"the embedded FalkorDB for {s.store_dir} is not running "
+            "(start it with `kgrec db start`)"
+        )
+    return FalkorDBStore.for_server(info, graph or s.graph, socket_timeout=socket_timeout)
+
+
 __all__ = [
     "EdgeKey",
     "GraphData",
@@ -57,5 +80,6 @@ __all__ = [
     "check_read_only",
     "embedded",
     "library_names",
+    "open_running",
     "open_store",
 ]

@@ -158,7 +158,14 @@ class FalkorDBStore(GraphStore):
         return QueryResult(columns, rows[:max_rows], truncated=len(rows) > max_rows)
 
     def exists(self, name: str | None = None) -> bool:
-        return (name or self.graph) in self.db.list_graphs()
+        return (name or self.graph) in self.graphs()
+
+    def graphs(self) -> list[str]:
+        """Every graph on this server (the client's errors translated into ours)."""
+        try:
+            return list(self.db.list_graphs())
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+            raise StoreUnavailable(f"FalkorDB connection lost: {e}") from e
 
     def clear(self) -> None:
         with self.writing():
@@ -255,7 +262,7 @@ class FalkorDBStore(GraphStore):
     def staging_graphs(self) -> list[str]:
         """Staging graphs of this graph (a load in progress, or left by an interrupted one)."""
         prefix = f"{self.graph}{STAGING}"
-        return sorted(g for g in self.db.list_graphs() if g == prefix or g.startswith(prefix + "_"))
+        return sorted(g for g in self.graphs() if g == prefix or g.startswith(prefix + "_"))
 
     def _drop_stale_staging(self) -> list[str]:
         """Delete staging graphs: under the writer lock no load is running, so they are stale."""

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kg_ingest.model import USER, VIDEO
 from kg_store.export import EdgeKey, GraphExport
 from kg_store.graph_data import GraphData
+from kgrec.schema import USER, VIDEO
 
 
 @dataclass

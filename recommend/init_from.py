@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from kg_ingest.model import USER, VIDEO
+from kgrec.schema import USER, VIDEO
 from recommend.data import RecData, load_export
 from recommend.models.base import Recommender
 from recommend.runs import CONFIG, EXPORT, Run, write_json

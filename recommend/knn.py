@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kg_ingest.model import VIDEO
 from kg_store.export import GraphExport
 from kg_store.graph_data import GraphData, RelSet
+from kgrec.schema import VIDEO
 
 MODALITIES = ("Visual", "Acoustic", "Textual")
 """Modality labels that have a ``SIMILAR_<LABEL>`` relationship type."""

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kg_ingest.model import RATED, USER, VIDEO
+from kgrec.schema import RATED, USER, VIDEO
 from recommend.data import Split, build_recdata, load_export
 from recommend.explain import (
     MAX_LEN,

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kg_ingest import model
 from kg_ingest.synthetic import generate
 from kg_store import GraphStore, embedded, library
 from kg_store.falkordb_store import FalkorDBStore
 from kg_store.graph_data import GraphData, NodeSet, RelSet
+from kgrec import schema as model
 
 USER_SIDE = {model.IN_AGE_GROUP, model.HAS_GENDER, model.HAS_OCCUPATION}
 ITEM_ATTRS = {model.HAS_GENRE, model.HAS_TAG, model.CREATED_BY, model.RELEASED_IN}

@@ -22,6 +22,7 @@ from recommend.explain import (
     build_path_graph,
     describe,
 )
+from recommend.models.kgat import KGAT
 from recommend.serving import RecommenderService
 from tests.serving_run import ServedRun, served_run, stop_all
 
@@ -126,8 +127,9 @@ def test_attention_weights_map_the_encoder_edges(small: tuple[object, object]) -
             self.att = torch.tensor([0.25, 0.5, 0.125])
             assert n_items == 4
 
-    class FakeKGAT:
+    class FakeKGAT:  # describes itself to the explainer as KGAT does
         encoder = FakeEncoder()
+        attention_encoders = KGAT.attention_encoders
 
     w = attention_weights(g, FakeKGAT(), data)  # type: ignore[arg-type]
     assert w is not None

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kg_ingest import model
 from kg_store import GraphData, GraphStore, NodeSet, RelSet
 from kg_store.replace import replace_relationships
+from kgrec import schema as model
 from recommend.data import export_from_graph_data
 from recommend.knn import item_modality_features, knn_graph, similar_graph_data
 from tests.test_cli import kgrec

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kg_ingest import model, synthetic
+from kg_ingest import synthetic
 from kg_ingest.synthetic import SyntheticTruth, generate, generate_with_truth
 from kg_store.graph_data import GraphData
+from kgrec import schema as model
 
 KINDS = ("CLICKED", "FINISHED", "LIKED", "SHARED")
 

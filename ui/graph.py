@@ -38,7 +38,7 @@ _EDGE_PALETTE = ("#7f7f7f", "#6b8fb8", "#8fb86b", "#b88f6b", "#9a6bb8", "#6bb8b0
 EDGE_CAPTIONS = 40
 """Relationship types are written on the edges up to this many edges (always on hover)."""
 HIGHLIGHT = "#d62728"
-# relationships point from users to videos to attribute entities (kg_ingest/model.py)
+# relationships point from users to videos to attribute entities (kgrec/schema.py)
 _RANK = {"User": 0, "Video": 1}
 PLACEHOLDER = "Node"
 """Label of a relationship's endpoint that the result did not return."""

@@ -3,13 +3,15 @@
 Training is not a method of the model: the trainer samples BPR triples (and KG triples for the
 graphs a model exposes through :meth:`Recommender.kg_graphs`), calls the losses, and calls
 :meth:`Recommender.refresh` after each epoch. Scoring goes through :meth:`prepare_scoring` then
-:meth:`score_all` in user batches.
+:meth:`score_all` in user batches. A model describes itself to the path explainer
+(:mod:`recommend.explain`) through :meth:`Recommender.scoring_vectors`,
+:meth:`Recommender.attention_encoders` and :attr:`Recommender.path_weights`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -50,6 +52,10 @@ class Recommender(nn.Module):
     # settings this model trains best with: ModelConfig and TrainConfig fields, and
     # "rating_kinds"; anything the user gives explicitly wins (see recommend.train.configs_for)
     defaults: ClassVar[dict[str, Any]] = {}
+    # how recommend.explain weighs path edges when the model has no attention to show
+    # (attention_encoders): "embedding", a softmax of the cosines of scoring_vectors over each
+    # node's edges, or "uniform", 1 / degree
+    path_weights: ClassVar[Literal["embedding", "uniform"]] = "uniform"
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__()
@@ -76,6 +82,26 @@ class Recommender(nn.Module):
 
     def score_all(self, users: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def scoring_vectors(self) -> tuple[Tensor, Tensor]:
+        """User and item vectors whose inner products are the scores (for serving and the
+        explainer; called without gradients, in eval mode).
+
+        The default is exact for any model, and large: every user's :meth:`score_all` row
+        against the identity. Models with vectors of their own override it.
+
+        Shapes: ``([n_users, D], [n_items, D])``; ``D = n_items`` by default.
+        """
+        self.prepare_scoring()
+        return self.score_all(torch.arange(self.n_users)), torch.eye(self.n_items)
+
+    def attention_encoders(self) -> list[tuple[nn.Module, Literal["user", "item"]]]:
+        """The attentive encoders whose attention π weighs explanation paths, each with the side
+        whose collaborative KG it propagates over, which fixes its entity ids: ``"item"``, the
+        item KG's entities (items first) then users; ``"user"``, the user KG's (users first) then
+        items. An encoder exposes ``edges`` ``[3, E]`` (head, relation, tail) and ``att`` ``[E]``
+        (:class:`~recommend.models.layers.CKGEncoder`). Default: none."""
+        return []
 
     @property
     def trainable(self) -> bool:

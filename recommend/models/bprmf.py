@@ -22,6 +22,7 @@ class BPRMF(Recommender):
     """
 
     name = "bprmf"
+    path_weights = "embedding"
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)
@@ -40,3 +41,7 @@ class BPRMF(Recommender):
 
     def score_all(self, users: Tensor) -> Tensor:
         return self.user(users) @ self.item.weight.T
+
+    def scoring_vectors(self) -> tuple[Tensor, Tensor]:
+        """The embedding tables. Shapes: ``([n_users, dim], [n_items, dim])``."""
+        return self.user.weight, self.item.weight

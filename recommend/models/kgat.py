@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -41,6 +41,7 @@ class KGAT(Recommender):
     # ML-100K, benchmarks/recommend.py (3 seeds): lr 1e-3 stalls within the default patience;
     # TransR on the item KG only: test R@20 0.3453 -> 0.3501 and 2.3 -> 1.6 s per epoch
     defaults: ClassVar[dict[str, Any]] = {"lr": 5e-3, "extra": {"transr_on": "kg"}}
+    path_weights = "embedding"  # when the attention is missing
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)
@@ -108,3 +109,13 @@ class KGAT(Recommender):
     def score_all(self, users: Tensor) -> Tensor:
         out = self._cache if self._cache is not None else self.propagate()
         return out[users + self.user_offset] @ out[: self.n_items].T
+
+    def scoring_vectors(self) -> tuple[Tensor, Tensor]:
+        """Users' and items' rows of :meth:`propagate`.
+        Shapes: ``([n_users, dim * (layers + 1)], [n_items, dim * (layers + 1)])``."""
+        out = self.propagate()
+        return out[self.user_offset : self.user_offset + self.n_users], out[: self.n_items]
+
+    def attention_encoders(self) -> list[tuple[nn.Module, Literal["user", "item"]]]:
+        # the CKG's entities: items, the item KG's other entities, then users
+        return [(self.encoder, "item")]

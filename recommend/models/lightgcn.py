@@ -36,6 +36,7 @@ class LightGCN(Recommender):
     name = "lightgcn"
     # ML-100K, benchmarks/recommend.py: lr 1e-3 stalls within the default patience
     defaults: ClassVar[dict[str, Any]] = {"lr": 5e-3}
+    path_weights = "embedding"
     adj: Tensor
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
@@ -47,7 +48,7 @@ class LightGCN(Recommender):
         self.register_buffer(
             "adj", sym_norm_adj(tr[:, 0], tr[:, 1] + self.n_users, self.n_users + self.n_items)
         )
-        self._cache: Tensor | None = None
+        self._cache: tuple[Tensor, Tensor] | None = None
 
     def propagate(self) -> Tensor:
         """All final embeddings. Shapes: ``[n_users + n_items, dim]``."""
@@ -85,12 +86,13 @@ class LightGCN(Recommender):
     def prepare_scoring(self) -> None:
         self._cache = self.scoring_vectors()
 
-    def scoring_vectors(self) -> Tensor:
-        """:meth:`propagate`'s embeddings, unit length under a softmax objective (which
-        trains cosine scores). Shapes: ``[n_users + n_items, dim]``."""
+    def scoring_vectors(self) -> tuple[Tensor, Tensor]:
+        """:meth:`propagate`'s user and item embeddings, unit length under a softmax objective
+        (which trains cosine scores). Shapes: ``([n_users, dim], [n_items, dim])``."""
         out = self.propagate()
-        return F.normalize(out, dim=-1) if self.cf_objective != "bpr" else out
+        out = F.normalize(out, dim=-1) if self.cf_objective != "bpr" else out
+        return out[: self.n_users], out[self.n_users :]
 
     def score_all(self, users: Tensor) -> Tensor:
-        out = self._cache if self._cache is not None else self.scoring_vectors()
-        return out[users] @ out[self.n_users :].T
+        uv, iv = self._cache if self._cache is not None else self.scoring_vectors()
+        return uv[users] @ iv.T

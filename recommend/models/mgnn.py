@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from kg_ingest.model import ACOUSTIC, VISUAL
+from kgrec.schema import ACOUSTIC, VISUAL
 from recommend.data import RecData
 from recommend.media import AudioCNN, ClipCNN3D, ItemMedia, PosterCNN, load_item_media
 from recommend.models.base import ModelConfig, Recommender, register

@@ -4,7 +4,7 @@ attention)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -125,6 +125,7 @@ class MMKGAT(Recommender):
         "patience": 20,
         "extra": {"degree_norm": True, "cf_loss": "softmax", "tau": 0.2, "transr_on": "kg"},
     }
+    path_weights = "embedding"  # when the attention is missing
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)
@@ -312,3 +313,7 @@ class MMKGAT(Recommender):
     def score_all(self, users: Tensor) -> Tensor:
         uv, iv = self._cache if self._cache is not None else self.scoring_vectors()
         return uv[users] @ iv.T
+
+    def attention_encoders(self) -> list[tuple[nn.Module, Literal["user", "item"]]]:
+        # G_u: users, the user KG, then items; G_i: items, the item KG, then users
+        return [(self.enc_u, "user"), (self.enc_i, "item")]

@@ -37,3 +37,7 @@ class Pop(Recommender):
 
     def score_all(self, users: Tensor) -> Tensor:
         return self.counts.unsqueeze(0).expand(users.numel(), -1)
+
+    def scoring_vectors(self) -> tuple[Tensor, Tensor]:
+        """Ones and the counts. Shapes: ``([n_users, 1], [n_items, 1])``."""
+        return torch.ones(self.n_users, 1), self.counts.detach().float().reshape(-1, 1)

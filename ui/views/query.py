@@ -16,8 +16,10 @@ from ui.graph import display_value, draw, from_result, legend_html
 # a parameter of this name is prefilled with an id of this label found in the graph
 EXAMPLE_LABEL = {"user_id": "User", "item_id": "Video", "genre": "Genre", "tag": "Tag",
                  "id": "Video"}  # fmt: skip
+# the editor's starting text, shown to the analyst (not a statement the dashboard runs)
 EXAMPLE_CYPHER = (
-    "MATCH (u:User)-[r:LIKED]->(v:Video)-[g:HAS_GENRE]->(x:Genre)\nRETURN u, r, v, g, x\nLIMIT 30"
+    "MATCH (u:User)-[r:LIKED]->(v:Video)-[g:HAS_GENRE]->(x:Genre)\n"  # noqa: cypher
+    "RETURN u, r, v, g, x\nLIMIT 30"
 )
 
 

@@ -1,4 +1,6 @@
-"""The graph model every loader writes (see ARCHITECTURE.md, "The knowledge graph").
+"""The graph model every loader writes and every package reads (see ARCHITECTURE.md, "The
+knowledge graph"): node labels, relationship types, their properties. The ground floor: imports
+nothing of ours.
 
 Keys: every node has a string ``id`` unique within its label. Modality nodes take the id of
 their video. Attribute entities take a readable id (``"Comedy"``, ``"1990s"``, ``"25-34"``).
