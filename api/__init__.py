@@ -1,8 +1,8 @@
 """HTTP API (FastAPI): path-explained recommendations, users, items, entities, library
 queries, runs, health. ``create_app()`` builds it; ``kgrec serve`` runs it.
 
-Imported lazily, so that ``kgrec`` (which registers ``api.cli``) does not load FastAPI and torch
-for every command.
+Imported lazily by ``kgrec.cli.serve``, so that ``kgrec`` does not load FastAPI and torch for
+every command.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Translational knowledge-graph embeddings (TransR, TransE): training on triples exported by
 Cypher, filtered link-prediction evaluation, write-back to the graph.
 
-The names below load on first use (PEP 562): every ``kgrec`` command imports ``embed.cli`` to
-register ``kgrec embed``, and must not pay for importing torch. Asking for any of them (or
+The names below load on first use (PEP 562): a package that only needs one module (the command
+line, ``kgrec.cli.embed``) must not pay for importing torch. Asking for any of them (or
 :func:`embed.base.build`) registers the models in :data:`REGISTRY` first. The evaluation
 function is ``embed.evaluate.evaluate`` (``embed.evaluate`` is its module).
 """

@@ -1,13 +1,41 @@
-"""Loaders: source formats parsed and validated into GraphData, written through kg_store."""
+"""Loaders: source formats parsed and validated into GraphData, written through kg_store.
+
+:mod:`kg_ingest.registry` lists them for ``kgrec ingest``. The names below load on first use
+(PEP 562): the loaders import numpy and pandas, which the ``kgrec`` command (it imports the
+registry and :class:`IngestError`) must not pay for.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from kg_ingest.errors import IngestError
-from kg_ingest.kgat import load_kgat
-from kg_ingest.microvideo import load_microvideo
-from kg_ingest.movielens import load_movielens
-from kg_ingest.rawmedia import load_rawmedia
-from kg_ingest.text import embed_texts, text_backend
+
+if TYPE_CHECKING:
+    from kg_ingest.kgat import load_kgat
+    from kg_ingest.microvideo import load_microvideo
+    from kg_ingest.movielens import load_movielens
+    from kg_ingest.rawmedia import load_rawmedia
+    from kg_ingest.text import embed_texts, text_backend
+
+_EXPORTS = {
+    "embed_texts": "kg_ingest.text",
+    "load_kgat": "kg_ingest.kgat",
+    "load_microvideo": "kg_ingest.microvideo",
+    "load_movielens": "kg_ingest.movielens",
+    "load_rawmedia": "kg_ingest.rawmedia",
+    "text_backend": "kg_ingest.text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'kg_ingest' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "IngestError",

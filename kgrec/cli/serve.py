@@ -1,4 +1,4 @@
-"""``kgrec recommend`` and ``kgrec serve``, added to the main app by :func:`register`.
+"""``kgrec recommend`` and ``kgrec serve``: a trained run's recommendations, and the HTTP API.
 
 ``recommend`` loads a run (no database needed; display names come from the run's cache, or from
 the embedded store when it is running) and prints a user's top-k with reasons; with ``--json``
@@ -14,13 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+from kgrec.cli.console import err, failing
 
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
+out = Console(soft_wrap=True)  # stdout, soft-wrapped (console.out is not)
 
 
 def recommend(
@@ -37,14 +33,12 @@ def recommend(
     from kgrec.settings import get_settings
     from recommend.explain import UnknownEntity
 
-    try:
+    # an unknown user or item: its own message; a missing run or key: without repr's quotes
+    missing = failing(FileNotFoundError, ValueError, KeyError, strip_quotes=True)
+    with missing, failing(UnknownEntity):
         with err.status("loading the run ..."):
             svc = load_service(get_settings(), run)
         answer = svc.recommend(user, k=k, explain=explain, paths=paths, max_len=max_len)
-    except UnknownEntity as e:
-        raise _fail(str(e)) from e
-    except (FileNotFoundError, ValueError, KeyError) as e:
-        raise _fail(str(e).strip("'\"")) from e
     if as_json:
         print(json.dumps(answer))
         return

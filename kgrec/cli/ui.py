@@ -1,12 +1,13 @@
 """``kgrec ui``: start the Streamlit dashboard against the configured store.
 
-Added to the main app by :func:`register`. The store is opened first (the embedded FalkorDB is
-started when it is not running), so a store that does not answer fails here with one line, not
-inside the browser. Streamlit runs headless (no browser opened, no usage statistics sent).
+The store is opened first (the embedded FalkorDB is started when it is not running), so a
+store that does not answer fails here with one line, not inside the browser. Streamlit runs
+headless (no browser opened, no usage statistics sent).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -14,13 +15,20 @@ from typing import Annotated
 
 import typer
 
-APP = Path(__file__).resolve().with_name("app.py")
+from kgrec.cli.console import GraphOpt, fail, failing, settings
+
+
+def dashboard_app() -> Path:
+    """The dashboard's Streamlit script, ``ui/app.py``."""
+    spec = importlib.util.find_spec("ui.app")
+    assert spec is not None and spec.origin is not None, "the ui package is not installed"
+    return Path(spec.origin).resolve()
 
 
 def streamlit_command(port: int, address: str) -> list[str]:
     """The ``streamlit run`` command line for the dashboard."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "streamlit", "run", str(dashboard_app()),
         "--server.port", str(port),
         "--server.address", address,
         "--server.headless", "true",
@@ -35,25 +43,20 @@ def ui(
     address: Annotated[
         str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")
     ] = "127.0.0.1",
-    graph: Annotated[
-        str | None, typer.Option("--graph", help="Graph name (default: KGREC_GRAPH or 'kg').")
-    ] = None,
+    graph: GraphOpt = None,
 ) -> None:
     """Start the dashboard (Overview, Explore, Query, Recommend, Models, Similar)."""
     from kg_store import StoreError, open_store
-    from kgrec.cli import fail, settings
 
     s = settings()
     try:
         import streamlit  # noqa: F401
     except ImportError as e:
         raise fail("the dashboard needs the ui extra: pip install -e '.[ui]'") from e
-    try:
+    with failing(StoreError):
         store = open_store(s, graph)
         where = store.describe()
         store.close()
-    except StoreError as e:
-        raise fail(str(e)) from e
     env = dict(os.environ)
     env["KGREC_HOME"] = str(s.home)
     if graph:
@@ -65,5 +68,5 @@ def ui(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``kgrec ui`` to the main app."""
+    """Add ``ui``."""
     app.command("ui")(ui)

@@ -9,53 +9,14 @@ exactly one JSON object (the test metrics and the run's name).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console()
+from kgrec.cli.console import err, fail, out, progress, run_errors
 
 REPORT = ("mrr", "mr", "hits@1", "hits@3", "hits@10")
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    from kg_store import StoreError
-
-    try:
-        yield
-    except (StoreError, FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
-        raise _fail(str(e).strip("'\"")) from e
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    )
 
 
 def _relations(given: list[str] | None) -> list[str] | None:
@@ -123,7 +84,7 @@ def embed(
     overrides: dict[str, Any] = {"device": device}
     if threads:
         overrides["threads"] = threads
-    with _errors():
+    with run_errors():
         run: EmbedRun
         if resume:
             run = find_run(resume, root)
@@ -132,7 +93,7 @@ def embed(
             err.print(f"resuming {run.path}", highlight=False)
         else:
             name = graph or s.graph
-            with _progress() as bar:
+            with progress() as bar:
                 task = bar.add_task(f"export {name}", total=None)
 
                 def on_export(stage: str, done: int, total: int) -> None:
@@ -144,7 +105,7 @@ def embed(
                 finally:
                     store.close()
             if not export.edges:
-                raise _fail(f"graph {name!r} is empty: ingest a dataset first")
+                raise fail(f"graph {name!r} is empty: ingest a dataset first")
             rels = _relations(relations)
             ts = from_export(export, rels)
             del export
@@ -156,7 +117,7 @@ def embed(
             run = start_run(ts, model, name, root, kcfg, tcfg, rels)
             err.print(f"run {run.path}: {ts.summary()}", highlight=False)
         total = run.train_config(overrides).epochs
-        with _progress() as bar:
+        with progress() as bar:
             task = bar.add_task(f"train {run.config['model']}", total=total)
             bar.update(task, completed=len(run.history()))
 

@@ -1,4 +1,4 @@
-"""``kgrec train``, ``evaluate`` and ``runs``, added to the main app by :func:`register`.
+"""``kgrec train``, ``evaluate``, ``runs`` and ``similar build``: recommenders and their runs.
 
 ``train`` exports the graph from the store once, caches the export in a new run directory,
 closes the store and trains from the cache: after that no step touches the database, and the
@@ -9,58 +9,19 @@ go to stderr; with ``--json`` stdout carries exactly one JSON object.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from typer.core import TyperCommand
+
+from kgrec.cli.console import err, fail, out, progress, run_errors
 
 if TYPE_CHECKING:
     from recommend.train import FitResult
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console()
-
 REPORT = ("precision@10", "recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@20", "auc")
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    from kg_store import StoreError
-
-    try:
-        yield
-    except (StoreError, FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
-        raise _fail(str(e).strip("'\"")) from e
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    )
 
 
 def _parse_extra(items: list[str]) -> dict[str, Any]:
@@ -235,28 +196,28 @@ def train(
     from recommend.train import configs_for, start_run, train_run
 
     s = get_settings()
-    with _errors():
+    with run_errors():
         init = None
         if init_from:
             from embed.runs import embeddings_dir
             from embed.runs import find_run as find_embed_run
 
             if resume:
-                raise _fail("--init-from starts a new run: it cannot be used with --resume")
+                raise fail("--init-from starts a new run: it cannot be used with --resume")
             embed_run = find_embed_run(init_from, embeddings_dir(s.home))
         if resume:
             run = find_run(resume, s.runs_dir)
             err.print(f"resuming {run.path}", highlight=False)
         else:
             if not model:
-                raise _fail("--model is required (or --resume RUN)")
+                raise fail("--model is required (or --resume RUN)")
             from kg_store import open_store
             from recommend.models import REGISTRY
 
             if model not in REGISTRY:
-                raise _fail(f"unknown model {model!r}; available: {', '.join(sorted(REGISTRY))}")
+                raise fail(f"unknown model {model!r}; available: {', '.join(sorted(REGISTRY))}")
             graph = dataset or s.graph
-            with _progress() as bar:
+            with progress() as bar:
                 task = bar.add_task(f"export {graph}", total=None)
 
                 def on_export(stage: str, done: int, total: int) -> None:
@@ -268,7 +229,7 @@ def train(
                 finally:
                     store.close()  # the database is not needed again
             if not export.edges:
-                raise _fail(f"graph {graph!r} is empty: ingest a dataset first")
+                raise fail(f"graph {graph!r} is empty: ingest a dataset first")
             rs = configs_for(model, dim=dim, layers=layers, l2=l2, dropout=dropout,
                              extra=_parse_extra(extra or []), epochs=epochs,
                              batch_size=batch_size, lr=lr, n_neg=n_neg, patience=patience,
@@ -284,7 +245,7 @@ def train(
                 init = initializer(embed_run.path, run)
                 err.print(f"entity embeddings from {embed_run.path}", highlight=False)
         total = int(run.config["train_config"]["epochs"])
-        with _progress() as bar:
+        with progress() as bar:
             task = bar.add_task(f"train {run.config['model']}", total=total)
             done = len(run.history())
             bar.update(task, completed=done)
@@ -326,9 +287,9 @@ def evaluate(
     from recommend.runs import find_run
     from recommend.train import resolve_device
 
-    with _errors():
+    with run_errors():
         if split not in ("test", "valid") or which not in ("best", "last"):
-            raise _fail("--split is test|valid, --which best|last")
+            raise fail("--split is test|valid, --which best|last")
         r = find_run(run, get_settings().runs_dir)
         data = r.data()
         dev = resolve_device(device)
@@ -387,12 +348,12 @@ def similar_build(
 
     s = get_settings()
     name = graph or s.graph
-    with _errors():
+    with run_errors():
         store = open_store(s, graph=name)
         try:
             export = store.export()
             if not export.edges:
-                raise _fail(f"graph {name!r} is empty: ingest a dataset first")
+                raise fail(f"graph {name!r} is empty: ingest a dataset first")
             data, counts = similar_graph_data(export, k, modality)
             with store.writing():  # one writer at a time; on disk before we report
                 for rels in data.rels:

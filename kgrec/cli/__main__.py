@@ -1,0 +1,5 @@
+"""``python -m kgrec.cli``: the ``kgrec`` command."""
+
+from kgrec.cli import main
+
+main()
