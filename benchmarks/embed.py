@@ -61,9 +61,9 @@ def _nations() -> tuple[Any, Any, Any, int, int]:
 def _ml100k(path: str, relations: list[str] | None) -> tuple[Any, Any, Any, int, int]:
     from embed.triples import from_export, split_triples
     from kg_ingest.movielens import load_movielens
-    from recommend.data import export_from_graph_data
+    from kg_store.export import GraphExport
 
-    ts = from_export(export_from_graph_data(load_movielens(path, embed=False)), relations)
+    ts = from_export(GraphExport.from_graph_data(load_movielens(path, embed=False)), relations)
     train, valid, test = split_triples(ts.triples, (0.8, 0.1, 0.1), seed=0)
     return train, valid, test, ts.n_entities, ts.n_relations
 

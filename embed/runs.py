@@ -14,11 +14,8 @@ Layout of ``<KGREC_HOME>/embeddings/<YYYYmmdd-HHMMSS>-<model>-<graph>-s<seed>/``
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +27,18 @@ from embed.base import KGEConfig, KGEModel, build
 from embed.evaluate import evaluate
 from embed.train import EpochCallback, TrainConfig, Trainer, resolve_device
 from embed.triples import TripleSet, split_triples
+from kgrec.runs import CONFIG, LAST, METRICS, RESULT, RunDir, new_run_dir, seed_everything
+from kgrec.runs import save_checkpoint as _save
+from kgrec.runs import write_json as _write_json
 
-CONFIG = "config.json"
+__all__ = [
+    "CONFIG", "DATA", "EMBEDDINGS", "LAST", "METRICS", "RESULT", "SPLIT", "EmbedRun",
+    "embeddings_dir", "find_run", "list_runs", "new_run_dir", "start_run", "train_run",
+]  # fmt: skip
+
 DATA = "data"
 SPLIT = "split.npz"
-METRICS = "metrics.jsonl"
-LAST = "last.pt"
 EMBEDDINGS = "embeddings.npz"
-RESULT = "result.json"
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def embeddings_dir(home: Path) -> Path:
@@ -47,46 +46,13 @@ def embeddings_dir(home: Path) -> Path:
     return home / "embeddings"
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    tmp.replace(path)
-
-
-def _save(state: dict[str, Any], path: Path) -> None:
-    """Checkpoint atomically: a run killed while saving keeps its previous checkpoint."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-
-
 @dataclass
-class EmbedRun:
-    """One embedding run directory."""
+class EmbedRun(RunDir):
+    """One embedding run directory (name, config, result, history, status:
+    :class:`kgrec.runs.RunDir`)."""
 
-    path: Path
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def config(self) -> dict[str, Any]:
-        p = self.path / CONFIG
-        if not p.is_file():
-            raise FileNotFoundError(f"{self.path} is not an embedding run (no {CONFIG})")
-        return dict(json.loads(p.read_text()))
-
-    @property
-    def result(self) -> dict[str, Any] | None:
-        p = self.path / RESULT
-        return json.loads(p.read_text()) if p.is_file() else None
-
-    def history(self) -> list[dict[str, Any]]:
-        p = self.path / METRICS
-        if not p.is_file():
-            return []
-        return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    noun = "embedding run"
+    not_a_run = "an embedding run"
 
     def triples(self) -> TripleSet:
         return TripleSet.load(self.path / DATA)
@@ -121,20 +87,6 @@ class EmbedRun:
         state = torch.load(self.path / LAST, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
         return model.to(device).eval()
-
-
-def new_run_dir(root: Path, model: str, graph: str, seed: int) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{_UNSAFE.sub('_', model)}-{_UNSAFE.sub('_', graph)}-s{seed}"
-    root.mkdir(parents=True, exist_ok=True)
-    for n in range(1000):
-        path = root / (base if n == 0 else f"{base}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free run directory name for {base} in {root}")
 
 
 def start_run(
@@ -189,32 +141,29 @@ def train_run(
     tcfg = run.train_config(overrides)
     if overrides and "epochs" in overrides:
         cfg["train_config"]["epochs"] = tcfg.epochs
-        _write_json(run.path / CONFIG, cfg)
+        run.write_config(cfg)
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
     ts = run.triples()
     train, valid, test = run.split()
     known = ts.triples
-    torch.manual_seed(tcfg.seed)
+    seed_everything(tcfg.seed)
     model = build(cfg["model"], ts.n_entities, ts.n_relations, run.model_config())
     trainer = Trainer(model, train, tcfg, device)
-    metrics_path = run.path / METRICS
     if resume and (run.path / LAST).is_file():
         trainer.load_state(torch.load(run.path / LAST, map_location=device, weights_only=False))
         # drop epoch records written after the checkpoint (a run killed between saves)
-        kept = [r for r in run.history() if r["epoch"] <= trainer.epoch]
-        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-    elif metrics_path.exists():
-        metrics_path.unlink()
+        run.write_history([r for r in run.history() if r["epoch"] <= trainer.epoch])
+    else:
+        run.clear_history()
     t_train = sum(r["train_s"] for r in run.history())
     while trainer.epoch < tcfg.epochs:
         rec: dict[str, Any] = trainer.run_epoch()
         t_train += rec["train_s"]
         if tcfg.eval_every and trainer.epoch % tcfg.eval_every == 0 and len(valid):
             rec.update({f"valid_{k}": v for k, v in evaluate(model, valid, known).items()})
-        with metrics_path.open("a") as f:
-            f.write(json.dumps(rec) + "\n")
+        run.append_history(rec)
         if trainer.epoch % tcfg.checkpoint_every == 0 or trainer.epoch == tcfg.epochs:
             _save(trainer.state(), run.path / LAST)
         if on_epoch:
@@ -233,31 +182,14 @@ def train_run(
     }
     vectors = model.entity_vectors().cpu().numpy().astype(np.float32)
     np.savez(run.path / EMBEDDINGS, entities=vectors)
-    _write_json(run.path / RESULT, result)
+    run.write_result(result)
     return result
 
 
 def list_runs(root: Path) -> list[EmbedRun]:
-    if not root.is_dir():
-        return []
-    return [EmbedRun(p) for p in sorted(root.iterdir()) if (p / CONFIG).is_file()]
+    return EmbedRun.list_in(root)
 
 
 def find_run(ref: str | Path, root: Path) -> EmbedRun:
     """A run by path, by directory name, by a unique prefix of the name, or ``latest``."""
-    p = Path(ref)
-    if (p / CONFIG).is_file():
-        return EmbedRun(p)
-    runs = list_runs(root)
-    if str(ref) == "latest":
-        if not runs:
-            raise FileNotFoundError(f"no embedding runs in {root}")
-        return runs[-1]
-    matches = [r for r in runs if r.name == str(ref)] or [
-        r for r in runs if r.name.startswith(str(ref))
-    ]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise FileNotFoundError(f"no embedding run {str(ref)!r} in {root}")
-    raise ValueError(f"{str(ref)!r} matches {len(matches)} embedding runs: use the full name")
+    return EmbedRun.find(ref, root)

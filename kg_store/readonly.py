@@ -234,5 +234,5 @@ def cap_rows(text: str, limit: int, *, wrap: bool = True) -> tuple[str, list[str
         hits = _find_top(kw, body_masked, top[last.end():])
         if hits:
             cut = min(cut, hits[0].start())
-    wrapped = f"CALL {{\n{text}\n}}\nRETURN * LIMIT {limit}"  # noqa: cypher - the cap itself
+    wrapped = f"CALL {{\n{text}\n}}\nRETURN * LIMIT {limit}"  # layout: cypher (the cap itself)
     return wrapped, _return_names(body[:cut])

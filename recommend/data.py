@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from kg_store.export import EdgeKey, GraphExport
+from kg_store.export import EdgeKey, GraphExport, savez
 from kg_store.graph_data import GraphData
 from kgrec.schema import USER, VIDEO
 
@@ -118,7 +117,7 @@ class Split:
             arrays["user_keys"] = np.asarray(self.user_keys, dtype=str)
         if self.item_keys is not None:
             arrays["item_keys"] = np.asarray(self.item_keys, dtype=str)
-        _savez(Path(path), arrays, compress=True)
+        savez(Path(path), arrays, compress=True)
 
     @classmethod
     def load(cls, path: str | Path) -> Split:
@@ -446,64 +445,14 @@ def build_recdata(export: GraphExport, split: Split, *, rating_kinds: bool = Fal
 # --------------------------------------------------------------------------------------------
 
 
-def _savez(path: Path, arrays: dict[str, np.ndarray], compress: bool = False) -> None:
-    # numpy's stubs type ``**kwds`` loosely; one place for the ignore
-    save = np.savez_compressed if compress else np.savez
-    save(path, **arrays)  # type: ignore[arg-type]
-
-
 def save_export(export: GraphExport, directory: str | Path) -> Path:
-    """Write ``export`` as ``.npz`` files plus a ``manifest.json`` under ``directory``.
-
-    No pickles: string columns are stored as unicode arrays with a null mask.
-    """
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    _savez(d / "ids.npz", {lab: np.asarray(idx, dtype=str) for lab, idx in export.ids.items()})
-    _savez(d / "features.npz", {lab: np.asarray(m) for lab, m in export.features.items()})
-    manifest: list[dict[str, object]] = []
-    arrays: dict[str, np.ndarray] = {}
-    for j, (key, f) in enumerate(sorted(export.edges.items())):
-        cols: list[dict[str, str]] = []
-        for c in f.columns:
-            v = f[c]
-            if v.dtype == object or pd.api.types.is_string_dtype(v.dtype):
-                null = v.isna().to_numpy()
-                arrays[f"e{j}.{c}"] = np.where(null, "", v.astype(str).to_numpy()).astype(str)
-                arrays[f"e{j}.{c}.null"] = null
-                cols.append({"name": str(c), "kind": "str"})
-            else:
-                arrays[f"e{j}.{c}"] = v.to_numpy()
-                cols.append({"name": str(c), "kind": "num"})
-        manifest.append({"key": list(key), "rows": len(f), "columns": cols})
-    _savez(d / "edges.npz", arrays)
-    (d / "manifest.json").write_text(json.dumps({"version": 1, "edges": manifest}, indent=1))
-    return d
+    """Write ``export`` under ``directory``: :meth:`GraphExport.save`."""
+    return export.save(directory)
 
 
 def load_export(directory: str | Path) -> GraphExport:
-    """Read an export written by :func:`save_export`."""
-    d = Path(directory)
-    manifest = json.loads((d / "manifest.json").read_text())
-    out = GraphExport()
-    with np.load(d / "ids.npz", allow_pickle=False) as z:
-        out.ids = {lab: pd.Index(z[lab].astype(object), name=lab) for lab in z.files}
-    with np.load(d / "features.npz", allow_pickle=False) as z:
-        out.features = {lab: z[lab].astype(np.float32) for lab in z.files}
-    with np.load(d / "edges.npz", allow_pickle=False) as z:
-        for j, e in enumerate(manifest["edges"]):
-            cols: dict[str, object] = {}
-            for c in e["columns"]:
-                v = z[f"e{j}.{c['name']}"]
-                if c["kind"] == "str":
-                    s = pd.Series(v.astype(object))
-                    s[z[f"e{j}.{c['name']}.null"]] = None
-                    cols[c["name"]] = s
-                else:
-                    cols[c["name"]] = v
-            key = tuple(e["key"])
-            out.edges[(key[0], key[1], key[2])] = pd.DataFrame(cols)
-    return out
+    """Read an export written by :func:`save_export`: :meth:`GraphExport.load`."""
+    return GraphExport.load(directory)
 
 
 def load_recdata(run_dir: str | Path, *, rating_kinds: bool = False) -> RecData:
@@ -515,38 +464,6 @@ def load_recdata(run_dir: str | Path, *, rating_kinds: bool = False) -> RecData:
 
 
 def export_from_graph_data(graph: GraphData) -> GraphExport:
-    """The export a store would give after loading ``graph``, built without a store.
-
-    Node ids sort by key string and edge rows by ``(src, dst)``, as :meth:`GraphStore.export`
-    does; ``vector`` node properties become feature matrices. For tests and benchmarks that
-    skip the database round trip.
-    """
-    g = graph.merged()
-    out = GraphExport()
-    pos: dict[str, pd.Index] = {}
-    for ns in g.nodes:
-        keys = pd.Index(sorted(ns.frame["id"].astype(str).unique()), name=ns.label)
-        out.ids[ns.label] = keys
-        pos[ns.label] = keys
-        if "vector" in ns.frame.columns:
-            fr = ns.frame.dropna(subset=["vector"])
-            if len(fr):
-                mat = np.zeros((len(keys), len(fr["vector"].iloc[0])), np.float32)
-                mat[keys.get_indexer(pd.Index(fr["id"].astype(str)))] = np.stack(
-                    [np.asarray(v, np.float32) for v in fr["vector"]]
-                )
-                out.features[ns.label] = mat
-    for rs in g.rels:
-        src = pos[rs.src_label].get_indexer(pd.Index(rs.frame["src"].astype(str)))
-        dst = pos[rs.dst_label].get_indexer(pd.Index(rs.frame["dst"].astype(str)))
-        if (src < 0).any() or (dst < 0).any():
-            raise ValueError(
-                f"{rs.type}: endpoint not among the {rs.src_label}/{rs.dst_label} nodes"
-            )
-        frame = pd.DataFrame({"src": src.astype(np.int64), "dst": dst.astype(np.int64)})
-        for c in rs.frame.columns:
-            if c not in ("src", "dst"):
-                frame[c] = rs.frame[c].to_numpy()
-        key = (rs.src_label, rs.type, rs.dst_label)
-        out.edges[key] = frame.sort_values(["src", "dst"], ignore_index=True)
-    return out
+    """The export a store would give after loading ``graph``, built without a store:
+    :meth:`GraphExport.from_graph_data`."""
+    return GraphExport.from_graph_data(graph)

@@ -16,93 +16,34 @@ Nothing here talks to the graph database: a run is self-contained once it has it
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from kgrec.runs import CONFIG, LAST, RESULT, RunDir, new_run_dir, read_json, write_json
+from kgrec.runs import METRICS as METRICS_JSONL
 from recommend.data import RecData, load_recdata
 from recommend.models.base import ModelConfig, Recommender, build
 
-CONFIG = "config.json"
+__all__ = [
+    "BEST", "CONFIG", "EXPORT", "LAST", "METRICS_CSV", "METRICS_JSONL", "RESULT", "SPLIT", "Run",
+    "find_run", "list_runs", "new_run_dir", "write_json",
+]  # fmt: skip
+
 EXPORT = "export"
 SPLIT = "split.npz"
-METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"
 BEST = "best.pt"
-LAST = "last.pt"
-RESULT = "result.json"
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def new_run_dir(
-    runs_dir: Path, model: str, dataset: str, seed: int, now: datetime | None = None
-) -> Path:
-    """Create and return a fresh run directory (a suffix keeps two runs in a second apart)."""
-    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{_UNSAFE.sub('_', model)}-{_UNSAFE.sub('_', dataset)}-s{seed}"
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    for n in range(1000):
-        path = runs_dir / (base if n == 0 else f"{base}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free run directory name for {base} in {runs_dir}")
-
-
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write atomically, so a killed process never leaves half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    tmp.replace(path)
 
 
 @dataclass
-class Run:
-    """One run directory."""
+class Run(RunDir):
+    """One run directory (name, config, result, history and status: :class:`kgrec.runs.RunDir`)."""
 
-    path: Path
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def config(self) -> dict[str, Any]:
-        cfg = _read_json(self.path / CONFIG)
-        if cfg is None:
-            raise FileNotFoundError(f"{self.path} is not a run directory (no {CONFIG})")
-        return dict(cfg)
-
-    @property
-    def result(self) -> dict[str, Any] | None:
-        return _read_json(self.path / RESULT)
-
-    def history(self) -> list[dict[str, Any]]:
-        """Per-epoch records of ``metrics.jsonl``."""
-        p = self.path / METRICS_JSONL
-        if not p.exists():
-            return []
-        return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
-
-    @property
-    def status(self) -> str:
-        if (self.path / RESULT).exists():
-            return "done"
-        if (self.path / LAST).exists():
-            return "interrupted"
-        return "started"
+    noun = "run"
+    not_a_run = "a run directory"
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(**self.config["model_config"])
@@ -128,7 +69,7 @@ class Run:
 
     def summary(self) -> dict[str, Any]:
         """One row of ``kgrec runs``."""
-        cfg = _read_json(self.path / CONFIG) or {}
+        cfg = read_json(self.path / CONFIG) or {}
         res = self.result or {}
         hist = self.history()
         return {
@@ -145,26 +86,9 @@ class Run:
 
 def list_runs(runs_dir: Path) -> list[Run]:
     """Run directories under ``runs_dir``, oldest first (names start with their timestamp)."""
-    if not runs_dir.is_dir():
-        return []
-    return [Run(p) for p in sorted(runs_dir.iterdir()) if (p / CONFIG).is_file()]
+    return Run.list_in(runs_dir)
 
 
 def find_run(ref: str | Path, runs_dir: Path) -> Run:
     """A run by path, by directory name, by a unique prefix of the name, or ``latest``."""
-    p = Path(ref)
-    if (p / CONFIG).is_file():
-        return Run(p)
-    runs = list_runs(runs_dir)
-    if str(ref) == "latest":
-        if not runs:
-            raise FileNotFoundError(f"no runs in {runs_dir}")
-        return runs[-1]
-    matches = [r for r in runs if r.name == str(ref)] or [
-        r for r in runs if r.name.startswith(str(ref))
-    ]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise FileNotFoundError(f"no run {str(ref)!r} in {runs_dir}")
-    raise ValueError(f"{str(ref)!r} matches {len(matches)} runs: use the full name")
+    return Run.find(ref, runs_dir)

@@ -15,8 +15,6 @@ stopped: on CPU, the same seed gives the same numbers with or without an interru
 from __future__ import annotations
 
 import csv
-import json
-import os
 import random
 import time
 from collections.abc import Callable
@@ -29,6 +27,8 @@ import torch
 
 from kg_store.export import GraphExport
 from kgrec.device import resolve_device
+from kgrec.runs import save_checkpoint as _save
+from kgrec.runs import seed_everything
 from recommend.data import RecData, build_recdata, load_export, make_split, save_export
 from recommend.metrics import Evaluator, split_evaluator
 from recommend.models.base import REGISTRY, ModelConfig, Recommender, build
@@ -38,8 +38,6 @@ from recommend.runs import (
     EXPORT,
     LAST,
     METRICS_CSV,
-    METRICS_JSONL,
-    RESULT,
     SPLIT,
     Run,
     new_run_dir,
@@ -125,13 +123,6 @@ def configs_for(model: str, **given: Any) -> RunSettings:
     )
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch (CPU and CUDA) once, before the model is built."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
-
-
 def _rng_state() -> dict[str, Any]:
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
@@ -149,12 +140,6 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _save(obj: Any, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)  # atomic: an interruption leaves the previous checkpoint intact
 
 
 @dataclass
@@ -298,8 +283,7 @@ class Trainer:
 
     def _write_metrics(self) -> None:
         assert self.run_dir is not None
-        lines = "".join(json.dumps(r) + "\n" for r in self.history)
-        (self.run_dir / METRICS_JSONL).write_text(lines)
+        Run(self.run_dir).write_history(self.history)
         cols: list[str] = []
         for r in self.history:
             cols += [k for k in r if k not in cols]
@@ -384,7 +368,7 @@ class Trainer:
             history=self.history,
         )
         if self.run_dir is not None:
-            write_json(self.run_dir / RESULT, res.as_dict())
+            Run(self.run_dir).write_result(res.as_dict())
         return res
 
 

@@ -39,9 +39,8 @@ def item(
     """A video: its properties, attribute entities and number of users (from the graph)."""
 
     def read(store: GraphStore) -> list[dict[str, Any]]:
-        st = store.statement("api/item")
-        res = store.read_only(st.render(), st.bind({"item_id": item_id}), max_rows=1, timeout=10.0)
-        return res.records()
+        # the store's named read-only path: cypher/api/item.cypher, one row, 10 s at most
+        return store.query("api/item", {"item_id": item_id}, max_rows=1, timeout=10.0).records()
 
     rows = graph.call(read)
     if not rows or rows[0].get("properties") is None:

@@ -18,7 +18,7 @@ EXAMPLE_LABEL = {"user_id": "User", "item_id": "Video", "genre": "Genre", "tag":
                  "id": "Video"}  # fmt: skip
 # the editor's starting text, shown to the analyst (not a statement the dashboard runs)
 EXAMPLE_CYPHER = (
-    "MATCH (u:User)-[r:LIKED]->(v:Video)-[g:HAS_GENRE]->(x:Genre)\n"  # noqa: cypher
+    "MATCH (u:User)-[r:LIKED]->(v:Video)-[g:HAS_GENRE]->(x:Genre)\n"  # layout: cypher
     "RETURN u, r, v, g, x\nLIMIT 30"
 )
 

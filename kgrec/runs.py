@@ -1,0 +1,196 @@
+"""Run directories, the part every kind of training run shares (embedding runs in
+:mod:`embed.runs`, recommender runs in :mod:`recommend.runs`).
+
+A run is one directory ``<root>/<YYYYmmdd-HHMMSS>-<model>-<dataset>-s<seed>[-n]/`` holding at
+least::
+
+    config.json      what was run (written once by ``start_run``, indented JSON)
+    metrics.jsonl    one JSON object per finished epoch
+    last.pt          the checkpoint of the last saved epoch (its content is the trainer's)
+    result.json      the final metrics (indented JSON)
+
+The kinds add their own files beside these. Everything here is plain files: no model code and
+no database. :func:`seed_everything` is the one seeding function both trainers call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+LAST = "last.pt"
+RESULT = "result.json"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+# -- values and files --------------------------------------------------------------------------
+
+
+def jsonsafe(v: Any) -> Any:
+    """``v`` as JSON carries it: dicts and lists (tuples) recursively, ``str``, ``int``,
+    ``float``, ``bool`` and ``None`` as they are, anything else (numpy integers, paths, …) its
+    ``str``; ``json.dumps(jsonsafe(v))`` is ``json.dumps(v, default=str)``."""
+    if isinstance(v, dict):
+        return {k: jsonsafe(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [jsonsafe(x) for x in v]
+    if isinstance(v, str | int | float | bool) or v is None:
+        return v
+    return str(v)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write indented JSON atomically, so a killed process never leaves half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    tmp.replace(path)
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in ``path``, or None where there is no such file."""
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSON-lines file ([] where there is none)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def save_checkpoint(obj: Any, path: Path) -> None:
+    """``torch.save`` atomically: an interruption leaves the previous checkpoint intact."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and every CUDA device) once, before a model is built."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+# -- run directories ---------------------------------------------------------------------------
+
+
+def new_run_dir(
+    root: Path, model: str, dataset: str, seed: int, now: datetime | None = None
+) -> Path:
+    """Create and return a fresh run directory (a suffix keeps two runs in a second apart)."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{_UNSAFE.sub('_', model)}-{_UNSAFE.sub('_', dataset)}-s{seed}"
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1000):
+        path = root / (base if n == 0 else f"{base}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free run directory name for {base} in {root}")
+
+
+R = TypeVar("R", bound="RunDir")
+
+
+@dataclass
+class RunDir:
+    """One run directory: its configuration, per-epoch history and result.
+
+    Subclasses name themselves in messages with :attr:`noun` (``"run"``, ``"embedding run"``)
+    and say what a directory without ``config.json`` is not with :attr:`not_a_run`.
+    """
+
+    path: Path
+
+    noun: ClassVar[str] = "run"
+    not_a_run: ClassVar[str] = "a run directory"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def config(self) -> dict[str, Any]:
+        cfg = read_json(self.path / CONFIG)
+        if cfg is None:
+            raise FileNotFoundError(f"{self.path} is not {self.not_a_run} (no {CONFIG})")
+        return dict(cfg)
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        write_json(self.path / CONFIG, config)
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        res = read_json(self.path / RESULT)
+        return None if res is None else dict(res)
+
+    def write_result(self, result: dict[str, Any]) -> None:
+        write_json(self.path / RESULT, result)
+
+    @property
+    def status(self) -> str:
+        """``done`` (a result), ``interrupted`` (a checkpoint, no result) or ``started``."""
+        if (self.path / RESULT).exists():
+            return "done"
+        if (self.path / LAST).exists():
+            return "interrupted"
+        return "started"
+
+    # -- metrics.jsonl
+    def history(self) -> list[dict[str, Any]]:
+        """Per-epoch records of ``metrics.jsonl``."""
+        return read_jsonl(self.path / METRICS)
+
+    def append_history(self, record: dict[str, Any]) -> None:
+        with (self.path / METRICS).open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def write_history(self, records: list[dict[str, Any]]) -> None:
+        """Replace ``metrics.jsonl`` with ``records`` (an empty list leaves an empty file)."""
+        (self.path / METRICS).write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    def clear_history(self) -> None:
+        (self.path / METRICS).unlink(missing_ok=True)
+
+    # -- finding runs
+    @classmethod
+    def list_in(cls: type[R], root: Path) -> list[R]:
+        """Run directories under ``root``, oldest first (names start with their timestamp)."""
+        if not root.is_dir():
+            return []
+        return [cls(p) for p in sorted(root.iterdir()) if (p / CONFIG).is_file()]
+
+    @classmethod
+    def find(cls: type[R], ref: str | Path, root: Path) -> R:
+        """A run by path, by directory name, by a unique prefix of the name, or ``latest``."""
+        p = Path(ref)
+        if (p / CONFIG).is_file():
+            return cls(p)
+        runs = cls.list_in(root)
+        if str(ref) == "latest":
+            if not runs:
+                raise FileNotFoundError(f"no {cls.noun}s in {root}")
+            return runs[-1]
+        matches = [r for r in runs if r.name == str(ref)] or [
+            r for r in runs if r.name.startswith(str(ref))
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise FileNotFoundError(f"no {cls.noun} {str(ref)!r} in {root}")
+        raise ValueError(f"{str(ref)!r} matches {len(matches)} {cls.noun}s: use the full name")
