@@ -130,8 +130,8 @@ def child_train(args: argparse.Namespace) -> dict[str, Any]:
     del ex
     res = train_run(run)
     paper: dict[str, Any] = {}
-    if args.paper_metrics:  # paper 003's AUC and NDCG@1/@2 (recommend/models/gcfa.py)
-        from recommend.models.gcfa import paper_metrics
+    if args.paper_metrics:  # paper 003's AUC and NDCG@1/@2 (recommend/metrics.py)
+        from recommend.metrics import paper_metrics
 
         paper = {"paper": paper_metrics(run.load_model("best"), run.data(), seed=args.seed)}
     return {

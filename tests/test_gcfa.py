@@ -13,8 +13,9 @@ import torch
 from torch import Tensor
 
 from recommend.data import KGTriples, RecData
+from recommend.metrics import paper_metrics
 from recommend.models import ModelConfig, Recommender, build
-from recommend.models.gcfa import GCFA, importance_neighbours, paper_metrics
+from recommend.models.gcfa import GCFA, importance_neighbours
 
 S2 = 1 / np.sqrt(2)
 INF = float("inf")
@@ -168,9 +169,9 @@ def test_shapes(pool: str) -> None:
 
 
 def test_bad_options_are_named() -> None:
-    with pytest.raises(ValueError, match="unknown option"):
+    with pytest.raises(ValueError, match="gcfa has no option 'neighbors'; its options: neigh"):
         build("gcfa", tiny_data(), ModelConfig(extra={"neighbors": 3}))
-    with pytest.raises(ValueError, match="unknown pool"):
+    with pytest.raises(ValueError, match="gcfa: pool must be one of 'weighted', 'max'"):
         build("gcfa", tiny_data(), ModelConfig(extra={"pool": "sum"}))
 
 

@@ -134,7 +134,7 @@ def test_forward_step_by_hand() -> None:
         p_hat.append(_leaky(p @ _np(model.w2[m].weight).T) + eu)
     big_p = _att(model.user_att, np.stack(p_hat), None)  # type: ignore[arg-type]
 
-    users, items = model.propagate()  # type: ignore[operator]
+    users, items = model.propagate()
     np.testing.assert_allclose(_np(users), big_eu + big_p, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(_np(items), big_ei + big_h, rtol=1e-5, atol=1e-6)
 
@@ -167,7 +167,7 @@ def test_fusions_shapes(fusion: str) -> None:
     data = tiny_data()
     torch.manual_seed(0)
     model = build("ludp", data, ModelConfig(dim=4, layers=2, extra={"fusion": fusion}))
-    users, items = model.propagate()  # type: ignore[operator]
+    users, items = model.propagate()
     assert users.shape == (2, 4) and items.shape == (3, 4)
     assert model.item_modal_states().shape == (2, 3, 4)  # type: ignore[operator]
     assert model.user_modal_states().shape == (2, 2, 4)  # type: ignore[operator]
@@ -181,7 +181,7 @@ def test_sum_fusion_is_the_plain_sum() -> None:
     model = build("ludp", data, ModelConfig(dim=2, layers=1, extra={"fusion": "sum", "k": 1}))
     states = model.item_modal_states()  # type: ignore[operator]
     collab = model.collaborative()[2:]  # type: ignore[operator]
-    _, items = model.propagate()  # type: ignore[operator]
+    _, items = model.propagate()
     torch.testing.assert_close(items, collab + states[0] + states[1] * model.has_mod[1, :, None])
 
 
@@ -207,7 +207,7 @@ def test_ablations() -> None:
         model = build("ludp", data, ModelConfig(dim=4, layers=1, extra=extra))
         model.emb.weight.data.copy_(full.emb.weight.data)  # type: ignore[union-attr]
         collab = model.collaborative()  # type: ignore[operator]
-        users, items = model.propagate()  # type: ignore[operator]
+        users, items = model.propagate()
         assert torch.equal(users, collab[:2]) == same_users, extra
         assert torch.equal(items, collab[2:]) == same_items, extra
 
@@ -222,9 +222,11 @@ def test_bad_options_are_named() -> None:
     data = tiny_data()
     with pytest.raises(ValueError, match="no Acoustic features"):
         build("ludp", data, ModelConfig(extra={"modalities": ["Acoustic"]}))
-    with pytest.raises(ValueError, match="unknown option"):
+    with pytest.raises(ValueError, match="ludp has no option 'kk'; its options: fusion, "):
         build("ludp", data, ModelConfig(extra={"kk": 3}))
-    with pytest.raises(ValueError, match="unknown fusion"):
+    with pytest.raises(ValueError, match="ludp: k must be int, not '3'"):
+        build("ludp", data, ModelConfig(extra={"k": "3"}))
+    with pytest.raises(ValueError, match="ludp: fusion must be one of 'attention', 'sum'"):
         build("ludp", data, ModelConfig(extra={"fusion": "max"}))
 
 
@@ -233,7 +235,7 @@ def test_without_modalities_is_lightgcn_with_summed_layers() -> None:
     data.item_features = {}
     torch.manual_seed(0)
     model = build("ludp", data, ModelConfig(dim=4, layers=2))
-    users, items = model.propagate()  # type: ignore[operator]
+    users, items = model.propagate()
     lgcn = model.collaborative()  # type: ignore[operator]
     torch.testing.assert_close(torch.cat([users, items]), lgcn)
     loss = model.cf_loss(torch.tensor([0]), torch.tensor([0]), torch.tensor([2]))

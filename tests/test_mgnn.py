@@ -82,7 +82,7 @@ class TestMGNN:
     def test_no_ranking_stage(self, data: RecData) -> None:
         model = build(self.name, data, ModelConfig(dim=8, extra={"candidates": 0}))
         model.eval()
-        u, z = model.propagate()  # type: ignore[operator]
+        u, z = model.propagate()
         torch.testing.assert_close(all_scores(model), u @ z.T)
 
 

@@ -7,6 +7,7 @@ with attentive propagation, a hook returning its encoders).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import ClassVar
 
 import numpy as np
@@ -17,7 +18,7 @@ from torch import Tensor
 
 from recommend.data import KGTriples, RecData
 from recommend.models import REGISTRY, ModelConfig, Recommender, build
-from recommend.models.layers import CKGEncoder
+from recommend.models.encoder import CKGEncoder
 
 N_USERS, N_ITEMS, N_GROUPS = 24, 30, 2
 
@@ -213,6 +214,29 @@ class ModelCase:
             assert torch.isfinite(loss)
             loss.backward()
 
+    def test_unknown_option_fails_naming_the_model_and_its_options(self, data: RecData) -> None:
+        options = sorted(f.name for f in fields(REGISTRY[self.name].options_type))
+        extra = {**self.config.extra, "transr_ON": "ckg"}
+        with pytest.raises(ValueError) as err:
+            build(self.name, data, ModelConfig(dim=8, extra=extra))
+        listed = f"its options: {', '.join(options)}" if options else "it has no options"
+        assert str(err.value) == f"{self.name} has no option 'transr_ON'; {listed}"
+
+    def test_option_of_the_wrong_type_fails_naming_it(self, data: RecData) -> None:
+        options = fields(REGISTRY[self.name].options_type)
+        if not options:
+            pytest.skip("no options")
+        for opt in options:
+            with pytest.raises(ValueError, match=f"^{self.name}: {opt.name} must be"):
+                build(self.name, data, ModelConfig(dim=8, extra={opt.name: {"not": "this"}}))
+
+    def test_options_are_typed_and_described(self) -> None:
+        cls = REGISTRY[self.name]
+        parsed = cls.parse_options(self.config.extra, cls.options_type)
+        for key, value in self.config.extra.items():
+            assert getattr(parsed, key) == value
+        assert all(cls.options_type.help().values()), "every option has a description"
+
     def test_attention_sums_to_one_per_head(self, data: RecData) -> None:
         model = self.make(data)
         train_steps(model, data, 20)
@@ -254,8 +278,7 @@ class TestLightGCNSoftmax(ModelCase):
     def test_loss_and_scores_are_cosine_softmax(self, data: RecData) -> None:
         model = self.make(data)
         users, pos = torch.tensor([0, 1]), torch.tensor([4, 5])
-        out = model.propagate()  # type: ignore[operator]
-        u, items = out[:N_USERS], out[N_USERS:]
+        u, items = model.propagate()
         cos = torch.nn.functional.cosine_similarity(u[:, None], items[None], dim=-1)
         ego = model.emb.weight  # type: ignore[union-attr]
         reg = (ego[users].pow(2).sum() + ego[pos + N_USERS].pow(2).sum()) / 4
@@ -296,7 +319,7 @@ class TestMMKGAT(ModelCase):
     def test_fusions(self, data: RecData, fusion: str) -> None:
         torch.manual_seed(0)
         model = build(self.name, data, ModelConfig(dim=8, layers=2, extra={"fusion": fusion}))
-        users, items = model.propagate()  # type: ignore[operator]
+        users, items = model.propagate()
         width = 2 * 8 * (3 if fusion == "concat" else 1)
         assert users.shape == (N_USERS, width) and items.shape == (N_ITEMS, width)
 
@@ -374,7 +397,7 @@ class TestMMKGAT(ModelCase):
         adj = enc.adj.to_dense()
         torch.testing.assert_close(states[1], adj @ ego)
         torch.testing.assert_close(states[2], adj @ (adj @ ego))
-        with pytest.raises(ValueError, match="unknown aggregator"):
+        with pytest.raises(ValueError, match="aggregator must be one of 'bi', 'linear'"):
             build(self.name, data, ModelConfig(dim=8, extra={"aggregator": "max"}))
 
     def test_final_regularisation_penalises_fused_vectors(self, data: RecData) -> None:
@@ -382,7 +405,7 @@ class TestMMKGAT(ModelCase):
         cfg = ModelConfig(dim=8, layers=1, dropout=0.0, l2=1.0, extra={"reg": "final"})
         model = build(self.name, data, cfg)
         users, pos, neg = torch.tensor([0, 1]), torch.tensor([2, 3]), torch.tensor([4, 5])
-        uv, iv = model.propagate()  # type: ignore[operator]
+        uv, iv = model.propagate()
         s_pos, s_neg = (uv[users] * iv[pos]).sum(1), (uv[users] * iv[neg]).sum(1)
         reg = (uv[users].pow(2).sum() + iv[pos].pow(2).sum() + iv[neg].pow(2).sum()) / 4
         expected = torch.nn.functional.softplus(s_neg - s_pos).mean() + reg
@@ -399,7 +422,7 @@ class TestMMKGATSoftmax(TestMMKGAT):
     def test_loss_is_cross_entropy_of_cosines_over_the_catalogue(self, data: RecData) -> None:
         model = self.make(data)
         users, pos = torch.tensor([0, 1, 2]), torch.tensor([4, 5, 6])
-        uv, iv = model.propagate()  # type: ignore[operator]
+        uv, iv = model.propagate()
         cos = torch.nn.functional.cosine_similarity(uv[users, None], iv[None], dim=-1)
         expected = -torch.log_softmax(cos / 0.2, dim=1)[torch.arange(3), pos].mean()
         eu, ei = model.emb_u.weight, model.emb_i.weight  # type: ignore[union-attr]
@@ -412,7 +435,7 @@ class TestMMKGATSoftmax(TestMMKGAT):
 
     def test_scores_are_cosines(self, data: RecData) -> None:
         model = self.make(data)
-        uv, iv = model.propagate()  # type: ignore[operator]
+        uv, iv = model.propagate()
         cos = torch.nn.functional.cosine_similarity(uv[:, None], iv[None], dim=-1)
         torch.testing.assert_close(all_scores(model), cos.detach())
 
@@ -425,7 +448,7 @@ class TestMMKGATSoftmax(TestMMKGAT):
 
 def test_softmax_cf_loss_by_hand() -> None:
     """Cosines (1, 0, -1) at temperature 0.5 are logits (2, 0, -2)."""
-    from recommend.models.layers import softmax_cf_loss
+    from recommend.models.losses import softmax_cf_loss
 
     users = torch.tensor([[3.0, 0.0]])
     items = torch.tensor([[2.0, 0.0], [0.0, 5.0], [-1.0, 0.0]])
@@ -439,7 +462,7 @@ def test_sampled_softmax_by_hand() -> None:
     """Cosines (1, 0, -1) at temperature 0.5 are logits (2, 0, -2); four items, so a sample of
     S negatives counts (4 - 1) / S times. A sampled negative equal to the row's positive is
     dropped from that row only."""
-    from recommend.models.layers import sampled_softmax_cf_loss
+    from recommend.models.losses import sampled_softmax_cf_loss
 
     users = torch.tensor([[3.0, 0.0], [0.0, 1.0]])
     items = torch.tensor([[2.0, 0.0], [0.0, 5.0], [-1.0, 0.0], [0.0, -2.0]])
@@ -452,7 +475,7 @@ def test_sampled_softmax_by_hand() -> None:
 
 
 def test_sampled_softmax_with_every_other_item_once_is_the_full_softmax() -> None:
-    from recommend.models.layers import sampled_softmax_cf_loss, softmax_cf_loss
+    from recommend.models.losses import sampled_softmax_cf_loss, softmax_cf_loss
 
     g = torch.Generator().manual_seed(0)
     users, items = torch.randn(1, 8, generator=g), torch.randn(50, 8, generator=g)
@@ -473,10 +496,8 @@ class TestLightGCNSampledSoftmax(ModelCase):
 
     def test_scores_are_cosines(self, data: RecData) -> None:
         model = self.make(data)
-        out = model.propagate()  # type: ignore[operator]
-        cos = torch.nn.functional.cosine_similarity(
-            out[:N_USERS, None], out[None, N_USERS:], dim=-1
-        )
+        u, items = model.propagate()
+        cos = torch.nn.functional.cosine_similarity(u[:, None], items[None], dim=-1)
         torch.testing.assert_close(all_scores(model), cos.detach())
 
 

@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from recommend.data import RecData
 from recommend.models.base import ModelConfig, Recommender, register
-from recommend.models.layers import bpr_loss
+from recommend.models.losses import bpr_loss
 
 
 @register

@@ -1,10 +1,11 @@
 """GCFA: the graph neural rating model with importance-based neighbour sampling, pooling
-aggregation and attention over a user's interactions (paper 003), and the paper's metrics
-(AUC, NDCG@1, NDCG@2)."""
+aggregation and attention over a user's interactions (paper 003). The paper's metrics (AUC,
+NDCG@1, NDCG@2) are :func:`recommend.metrics.paper_metrics`."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -13,19 +14,23 @@ from torch import Tensor, nn
 from torch_geometric.utils import softmax as scatter_softmax
 
 from recommend.data import RecData
-from recommend.metrics import split_evaluator
-from recommend.models.base import ModelConfig, Recommender, device_of, register
-from recommend.models.layers import sparse_adj
+from recommend.models.base import ModelConfig, ModelOptions, Recommender, option, register
+from recommend.models.sparse import sparse_adj
 
-DEFAULTS: dict[str, Any] = {
-    # neighbours kept per user (user-user) and per item (item-item) by importance sampling
-    "neighbours": 10,
-    # softmax temperature over the tightness of the kept neighbours (eq 3)
-    "tau": 0.1,
-    # pooling after the FC of the neighbours: "weighted" (eqs 2-3: softmax(tightness)-weighted
-    # mean) or "max" (element-wise max, GraphSAGE's pooling aggregator)
-    "pool": "weighted",
-}
+
+@dataclass(frozen=True)
+class GCFAOptions(ModelOptions):
+    """GCFA's options (``ModelConfig.extra``)."""
+
+    neighbours: int = option(
+        10, "neighbours kept per user (user-user) and per item (item-item) by importance"
+    )
+    tau: float = option(0.1, "softmax temperature over the kept neighbours' tightness (eq 3)")
+    pool: Literal["weighted", "max"] = option(
+        "weighted",
+        "pooling after the FC of the neighbours: the softmax(tightness)-weighted mean "
+        "(eqs 2-3) or the element-wise max (GraphSAGE's pooling aggregator)",
+    )
 
 
 def importance_neighbours(
@@ -212,8 +217,8 @@ class GCFA(Recommender):
     Args:
         data: ``train_kinds_all`` (user, item, kind) interactions; ``train`` for neighbours.
         config: ``dim`` (default: 64), ``l2`` (default: 1e-4), ``dropout`` (default: 0.1,
-            before the final nets), ``extra``: ``neighbours`` (default: 10), ``tau`` (default:
-            0.1), ``pool`` (default: ``"weighted"``; ``"max"``).
+            before the final nets), ``extra`` (:class:`GCFAOptions`): ``neighbours`` (default:
+            10), ``tau`` (default: 0.1), ``pool`` (default: ``"weighted"``; ``"max"``).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
@@ -223,18 +228,14 @@ class GCFA(Recommender):
     """
 
     name = "gcfa"
-    # the paper's rating levels are RATED_1..RATED_5; every batch recomputes all users and
-    # items (one pass over all interactions), so large batches: 17 s -> ~4 s per ML-100K epoch
+    # why these defaults: benchmarks/results/tuning_notes.md
     defaults: ClassVar[dict[str, Any]] = {"rating_kinds": True, "batch_size": 8192, "lr": 5e-3}
+    options_type = GCFAOptions
+    options: GCFAOptions
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)
-        unknown = sorted(set(config.extra) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(f"gcfa: unknown option(s) {unknown}; known: {sorted(DEFAULTS)}")
-        opts = {**DEFAULTS, **config.extra}
-        if opts["pool"] not in ("weighted", "max"):
-            raise ValueError(f"gcfa: unknown pool {opts['pool']!r} (weighted, max)")
+        opts = self.options
         dim = config.dim
         n_levels = max(len(data.kind_names), 1)
         self.user_emb = nn.Embedding(self.n_users, dim)
@@ -243,15 +244,15 @@ class GCFA(Recommender):
         for e in (self.user_emb, self.item_emb, self.level_emb):
             nn.init.xavier_uniform_(e.weight)
 
-        size = int(opts["neighbours"])
+        size = opts.neighbours
         ids, tight = importance_neighbours(data.train, self.n_users, self.n_items, size)
         self.register_buffer("user_nbr", ids, persistent=False)
         self.register_buffer("user_tight", tight, persistent=False)
         ids, tight = importance_neighbours(data.train[:, ::-1], self.n_items, self.n_users, size)
         self.register_buffer("item_nbr", ids, persistent=False)
         self.register_buffer("item_tight", tight, persistent=False)
-        self.user_agg = PoolingAggregator(dim, str(opts["pool"]), float(opts["tau"]))
-        self.item_agg = PoolingAggregator(dim, str(opts["pool"]), float(opts["tau"]))
+        self.user_agg = PoolingAggregator(dim, opts.pool, opts.tau)
+        self.item_agg = PoolingAggregator(dim, opts.pool, opts.tau)
 
         inter = np.asarray(data.train_kinds_all, dtype=np.int64).reshape(-1, 3)
         for side, a_col, o_col in (("u", 0, 1), ("i", 1, 0)):
@@ -263,7 +264,6 @@ class GCFA(Recommender):
                                  persistent=False)  # fmt: skip
         self.user_side = InteractionAttention(dim, config.dropout)
         self.item_side = InteractionAttention(dim, config.dropout)
-        self._cache: tuple[Tensor, Tensor] | None = None
 
     def aggregated(self) -> tuple[Tensor, Tensor]:
         """``agg_u``, ``agg_i`` (eqs 2–4). Shapes: ``([n_users, dim], [n_items, dim])``."""
@@ -272,7 +272,8 @@ class GCFA(Recommender):
         return u, i
 
     def propagate(self) -> tuple[Tensor, Tensor]:
-        """Final user and item vectors ``z_u``, ``z_i``."""
+        """Final user and item vectors ``z_u``, ``z_i``.
+        Shapes: ``([n_users, dim], [n_items, dim])``."""
         agg_u, agg_i = self.aggregated()
         levels = self.level_emb.weight
         z_u = self.user_side(agg_u, self.item_emb.weight, levels, self.u_c_other,
@@ -283,7 +284,7 @@ class GCFA(Recommender):
 
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         """Eq 13: cross-entropy of the observed pairs (label 1) and the sampled ones (0)."""
-        self._cache = None
+        self.forget_scoring()
         zu, zi = self.propagate()
         u = zu[users]
         s_pos = (u * zi[pos]).sum(-1)
@@ -296,65 +297,3 @@ class GCFA(Recommender):
             + self.item_emb.weight[neg].pow(2).sum()
         ) / (2 * users.numel())
         return ce + self.config.l2 * reg
-
-    @torch.no_grad()
-    def prepare_scoring(self) -> None:
-        self._cache = self.propagate()
-
-    def score_all(self, users: Tensor) -> Tensor:
-        zu, zi = self._cache if self._cache is not None else self.propagate()
-        return zu[users] @ zi.T
-
-
-# -- the paper's metrics ---------------------------------------------------------------------
-
-
-@torch.no_grad()
-def paper_metrics(model: Recommender, data: RecData, seed: int = 0) -> dict[str, float]:
-    """AUC and NDCG@1/@2 as paper 003 reports them, two ways, on the test split.
-
-    * ``auc``, ``ndcg@1``, ``ndcg@2``: our full-ranking protocol (every item but the user's
-      training and validation items is a candidate; :func:`recommend.metrics.split_evaluator`).
-    * ``pair_auc``, ``pair_ndcg@1``, ``pair_ndcg@2``: each test pair against one sampled item
-      the user never interacted with (seeded), the setting in which NDCG@2 near 0.95 is
-      possible: NDCG@1 is the chance that the positive ranks first (= the pair AUC, ties
-      counted one half), NDCG@2 adds ``1 / log2(3)`` when it ranks second.
-
-    Works for any trained :class:`Recommender`.
-    """
-    dev = device_of(model)
-    model.eval()
-    model.prepare_scoring()
-    full = split_evaluator(data, "test", ks=(1, 2), auc=True)(model.score_all, dev)
-    out = {"auc": full["auc"], "ndcg@1": full["ndcg@1"], "ndcg@2": full["ndcg@2"]}
-    test = np.asarray(data.test, dtype=np.int64).reshape(-1, 2)
-    if not len(test):
-        return out
-    seen = np.concatenate([data.train, data.valid, test]).astype(np.int64)
-    keys = np.sort(seen[:, 0] * data.n_items + seen[:, 1])
-    rng = np.random.default_rng(seed)
-    neg = rng.integers(0, data.n_items, len(test))
-    for _ in range(100):  # redraw the negatives that are interactions
-        bad = np.isin(test[:, 0] * data.n_items + neg, keys)
-        if not bad.any():
-            break
-        neg[bad] = rng.integers(0, data.n_items, int(bad.sum()))
-    users = torch.as_tensor(test[:, 0], device=dev)
-    s_pos = torch.empty(len(test), device=dev)
-    s_neg = torch.empty(len(test), device=dev)
-    order = torch.argsort(users)
-    uniq, inverse = torch.unique(users[order], return_inverse=True)
-    step = 1024
-    for start in range(0, len(uniq), step):
-        part = uniq[start : start + step]
-        scores = model.score_all(part).float()
-        sel = (inverse >= start) & (inverse < start + len(part))
-        rows = inverse[sel] - start
-        idx = order[sel]
-        s_pos[idx] = scores[rows, torch.as_tensor(test[:, 1], device=dev)[idx]]
-        s_neg[idx] = scores[rows, torch.as_tensor(neg, device=dev)[idx]]
-    first = (s_pos > s_neg).double() + 0.5 * (s_pos == s_neg).double()
-    out["pair_auc"] = float(first.mean())
-    out["pair_ndcg@1"] = out["pair_auc"]
-    out["pair_ndcg@2"] = float((first + (1 - first) / np.log2(3)).mean())
-    return out

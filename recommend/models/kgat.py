@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -9,8 +10,21 @@ import torch
 from torch import Tensor, nn
 
 from recommend.data import RecData
-from recommend.models.base import ModelConfig, Recommender, register
-from recommend.models.layers import CKGEncoder, bpr_loss, collab_graph
+from recommend.models.base import ModelConfig, ModelOptions, Recommender, option, register
+from recommend.models.encoder import CKGEncoder
+from recommend.models.graph import collab_graph
+from recommend.models.losses import bpr_loss
+
+
+@dataclass(frozen=True)
+class KGATOptions(ModelOptions):
+    """KGAT's options (``ModelConfig.extra``)."""
+
+    transr_on: Literal["ckg", "kg"] = option(
+        "ckg",
+        "TransR's triples: the whole collaborative KG, inverse edges included (the reference "
+        "code's), or the item KG's triples only (RecBole's)",
+    )
 
 
 @register
@@ -28,26 +42,26 @@ class KGAT(Recommender):
         data: training data; ``train`` pairs and ``item_kg``.
         config: ``dim`` (default: 64, every layer keeps it), ``layers`` (default: 3),
             ``dropout`` (default: 0.1, message dropout), ``l2`` (default: 1e-4, on the batch's
-            layer-0 embeddings), ``kg_l2`` (default: 1e-5), ``extra["transr_on"]`` (default:
-            ``"ckg"``, the reference code's TransR over the whole collaborative KG; ``"kg"``,
-            RecBole's, over the item KG's triples only).
+            layer-0 embeddings), ``kg_l2`` (default: 1e-5), ``extra``: :class:`KGATOptions`
+            (``transr_on``, default ``"ckg"``, the reference code's TransR over the whole
+            collaborative KG; ``"kg"``, RecBole's, over the item KG's triples only).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
-        kg_graphs()["ckg"]: ``[3, T]``.
+        kg_graphs()["ckg"]: ``[3, T]``; propagate() -> (``[n_users, D]``, ``[n_items, D]``),
+        ``D = dim * (layers + 1)``.
     """
 
     name = "kgat"
-    # ML-100K, benchmarks/recommend.py (3 seeds): lr 1e-3 stalls within the default patience;
-    # TransR on the item KG only: test R@20 0.3453 -> 0.3501 and 2.3 -> 1.6 s per epoch
+    # why these defaults: benchmarks/results/tuning_notes.md
     defaults: ClassVar[dict[str, Any]] = {"lr": 5e-3, "extra": {"transr_on": "kg"}}
     path_weights = "embedding"  # when the attention is missing
+    options_type = KGATOptions
+    options: KGATOptions
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)
-        self.transr_on = str(config.extra.get("transr_on", "ckg"))
-        if self.transr_on not in ("ckg", "kg"):
-            raise ValueError(f"kgat: transr_on must be 'ckg' or 'kg', not {self.transr_on!r}")
+        self.transr_on = self.options.transr_on
         kg = data.item_kg
         self.user_offset = kg.n_entities
         n_ent = kg.n_entities + self.n_users
@@ -64,18 +78,23 @@ class KGAT(Recommender):
         nn.init.xavier_uniform_(self.emb.weight)
         self.encoder = CKGEncoder(graph, config.dim, config.layers, config.dropout)
         self.encoder.refresh(self.emb.weight)
-        self._cache: Tensor | None = None
 
-    def propagate(self) -> Tensor:
+    def entity_states(self) -> Tensor:
         """Concatenated layer states of every entity. Shapes: ``[N, dim * (layers + 1)]``."""
         states = self.encoder(self.emb.weight)
         return states.permute(1, 0, 2).reshape(states.shape[1], -1)
 
+    def propagate(self) -> tuple[Tensor, Tensor]:
+        """Users' and items' rows of :meth:`entity_states`.
+        Shapes: ``([n_users, dim * (layers + 1)], [n_items, dim * (layers + 1)])``."""
+        out = self.entity_states()
+        return out[self.user_offset : self.user_offset + self.n_users], out[: self.n_items]
+
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
-        self._cache = None
-        out = self.propagate()
+        self.forget_scoring()
+        uv, iv = self.propagate()
         uid = users + self.user_offset
-        u, p, n = out[uid], out[pos], out[neg]
+        u, p, n = uv[users], iv[pos], iv[neg]
         s_pos = (u * p).sum(-1)
         s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
         ego = self.emb.weight
@@ -94,27 +113,17 @@ class KGAT(Recommender):
         return {"ckg": edges}
 
     def kg_loss(self, graph: str, h: Tensor, r: Tensor, t_pos: Tensor, t_neg: Tensor) -> Tensor:
-        self._cache = None
+        self.forget_scoring()
         return self.encoder.kg_loss(self.emb.weight, h, r, t_pos, t_neg, self.config.kg_l2)
 
     @torch.no_grad()
     def refresh(self) -> None:
         self.encoder.refresh(self.emb.weight)
-        self._cache = None
-
-    @torch.no_grad()
-    def prepare_scoring(self) -> None:
-        self._cache = self.propagate()
-
-    def score_all(self, users: Tensor) -> Tensor:
-        out = self._cache if self._cache is not None else self.propagate()
-        return out[users + self.user_offset] @ out[: self.n_items].T
+        self.forget_scoring()
 
     def scoring_vectors(self) -> tuple[Tensor, Tensor]:
-        """Users' and items' rows of :meth:`propagate`.
-        Shapes: ``([n_users, dim * (layers + 1)], [n_items, dim * (layers + 1)])``."""
-        out = self.propagate()
-        return out[self.user_offset : self.user_offset + self.n_users], out[: self.n_items]
+        """:meth:`propagate` (the score is their inner product)."""
+        return self.propagate()
 
     def attention_encoders(self) -> list[tuple[nn.Module, Literal["user", "item"]]]:
         # the CKG's entities: items, the item KG's other entities, then users

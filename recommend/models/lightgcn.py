@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -10,7 +11,13 @@ from torch import Tensor, nn
 
 from recommend.data import RecData
 from recommend.models.base import ModelConfig, Recommender, register
-from recommend.models.layers import bpr_loss, cf_objective, softmax_objective, spmm, sym_norm_adj
+from recommend.models.losses import CFObjectiveOptions, bpr_loss, cf_objective, softmax_objective
+from recommend.models.sparse import spmm, sym_norm_adj
+
+
+@dataclass(frozen=True)
+class LightGCNOptions(CFObjectiveOptions):
+    """LightGCN's options (``ModelConfig.extra``): the CF objective, ``cf_loss`` and ``tau``."""
 
 
 @register
@@ -24,54 +31,59 @@ class LightGCN(Recommender):
     Args:
         data: training data; ``train`` pairs make the graph.
         config: ``dim`` (default: 64), ``layers`` (default: 3), ``l2`` (default: 1e-4, on the
-            layer-0 embeddings of the batch), ``extra["cf_loss"]`` (default: ``"bpr"``;
-            ``"softmax"``: full-catalogue cross-entropy of cosines over ``extra["tau"]``,
-            default 0.2, and cosine scores; ``"sampled_softmax"``: the same estimated from the
-            batch's negatives; see :func:`~recommend.models.layers.cf_objective`).
+            layer-0 embeddings of the batch), ``extra``: :class:`LightGCNOptions`
+            (``cf_loss``, default ``"bpr"``; ``"softmax"``: full-catalogue cross-entropy of
+            cosines over ``tau``, default 0.2, and cosine scores; ``"sampled_softmax"``: the
+            same estimated from the batch's negatives; see
+            :func:`~recommend.models.losses.cf_objective`).
 
     Shapes:
-        users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``.
+        users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
+        propagate() -> (``[n_users, dim]``, ``[n_items, dim]``).
     """
 
     name = "lightgcn"
-    # ML-100K, benchmarks/recommend.py: lr 1e-3 stalls within the default patience
+    # why these defaults: benchmarks/results/tuning_notes.md
     defaults: ClassVar[dict[str, Any]] = {"lr": 5e-3}
     path_weights = "embedding"
+    options_type = LightGCNOptions
+    options: LightGCNOptions
     adj: Tensor
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)
-        self.cf_objective, self.tau = cf_objective(self.name, config.extra)
+        self.cf_objective, self.tau = cf_objective(self.name, self.options)
         self.emb = nn.Embedding(self.n_users + self.n_items, config.dim)
         nn.init.normal_(self.emb.weight, std=0.1)
         tr = torch.as_tensor(data.train)
         self.register_buffer(
             "adj", sym_norm_adj(tr[:, 0], tr[:, 1] + self.n_users, self.n_users + self.n_items)
         )
-        self._cache: tuple[Tensor, Tensor] | None = None
 
-    def propagate(self) -> Tensor:
-        """All final embeddings. Shapes: ``[n_users + n_items, dim]``."""
+    def propagate(self) -> tuple[Tensor, Tensor]:
+        """The final user and item embeddings (the mean of the layers).
+        Shapes: ``([n_users, dim], [n_items, dim])``."""
         x = self.emb.weight
         acc = x
         for _ in range(self.config.layers):
             x = spmm(self.adj, self.adj, x)  # symmetric: Aᵀ = A
             acc = acc + x
-        return acc / (self.config.layers + 1)
+        out = acc / (self.config.layers + 1)
+        return out[: self.n_users], out[self.n_users :]
 
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
-        self._cache = None
-        out = self.propagate()
-        u = out[users]
+        self.forget_scoring()
+        uv, iv = self.propagate()
+        u = uv[users]
         if self.cf_objective != "bpr":
             ego = self.emb.weight
             reg = (ego[users].pow(2).sum() + ego[pos + self.n_users].pow(2).sum()) / (
                 2 * users.numel()
             )
-            loss = softmax_objective(self.cf_objective, u, out[self.n_users :], pos, neg, self.tau)
+            loss = softmax_objective(self.cf_objective, u, iv, pos, neg, self.tau)
             return loss + self.config.l2 * reg
-        p = out[pos + self.n_users]
-        n = out[neg + self.n_users]
+        p = iv[pos]
+        n = iv[neg]
         s_pos = (u * p).sum(-1)
         s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
         ego = self.emb.weight
@@ -82,17 +94,14 @@ class LightGCN(Recommender):
         ) / (2 * users.numel())
         return bpr_loss(s_pos, s_neg) + self.config.l2 * reg
 
-    @torch.no_grad()
-    def prepare_scoring(self) -> None:
-        self._cache = self.scoring_vectors()
-
-    def scoring_vectors(self) -> tuple[Tensor, Tensor]:
+    def scoring_representation(self) -> tuple[Tensor, Tensor]:
         """:meth:`propagate`'s user and item embeddings, unit length under a softmax objective
         (which trains cosine scores). Shapes: ``([n_users, dim], [n_items, dim])``."""
-        out = self.propagate()
-        out = F.normalize(out, dim=-1) if self.cf_objective != "bpr" else out
-        return out[: self.n_users], out[self.n_users :]
+        uv, iv = self.propagate()
+        if self.cf_objective != "bpr":
+            uv, iv = F.normalize(uv, dim=-1), F.normalize(iv, dim=-1)
+        return uv, iv
 
-    def score_all(self, users: Tensor) -> Tensor:
-        uv, iv = self._cache if self._cache is not None else self.scoring_vectors()
-        return uv[users] @ iv.T
+    def scoring_vectors(self) -> tuple[Tensor, Tensor]:
+        """:meth:`scoring_representation` (the score is their inner product)."""
+        return self.scoring_representation()

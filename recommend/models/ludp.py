@@ -7,7 +7,8 @@ modalities and added to the collaborative embeddings.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -16,30 +17,42 @@ from torch import Tensor, nn
 
 from recommend.data import RecData
 from recommend.knn import knn_graph
-from recommend.models.base import ModelConfig, Recommender, register
-from recommend.models.layers import bpr_loss, sparse_adj, spmm, sym_norm_adj
+from recommend.models.base import ModelConfig, ModelOptions, Recommender, option, register
+from recommend.models.losses import bpr_loss
+from recommend.models.sparse import sparse_adj, spmm, sym_norm_adj
 
-DEFAULTS: dict[str, Any] = {
-    # neighbours per item in each modality's kNN graph (eq 4; the paper tries 5, 10, 20, 50)
-    "k": 10,
-    # propagation layers on the kNN graphs (eq 5; the paper's best on MovieLens is 2, Table 5)
-    "item_layers": 2,
-    # "paper": eq 5, h_i <- sum_j h_j / sqrt(|N_i|); "sym": LATTICE's D^-1/2 S D^-1/2 over
-    # the similarity-weighted kNN graph
-    "knn_norm": "paper",
-    # how the modalities are fused, item side (eqs 6-8) and user side (eq 12): "attention",
-    # "sum" or "concat" (concatenation then a fully connected layer; the paper's Sec. 5.3.4)
-    "fusion": "attention",
-    # modality labels to use (default: every label of data.item_features)
-    "modalities": None,
-    # ablations of Sec. 5.3.2: drop the item-item graphs (H = 0) / the user preferences (P = 0)
-    "item_graph": True,
-    "user_pref": True,
-    # size d'_m of the transformed modality features (eq 10; default: dim)
-    "pref_dim": None,
-    # combination of the user-item layers (eq 2): "sum" (the paper) or "mean" (LightGCN's)
-    "layer_comb": "sum",
-}
+
+@dataclass(frozen=True)
+class LUDPOptions(ModelOptions):
+    """LUDP's options (``ModelConfig.extra``)."""
+
+    k: int = option(
+        10, "neighbours per item in each modality's kNN graph (eq 4; the paper tries 5-50)"
+    )
+    item_layers: int = option(
+        2, "propagation layers on the kNN graphs (eq 5; the paper's best on MovieLens is 2)"
+    )
+    knn_norm: Literal["paper", "sym"] = option(
+        "paper",
+        "kNN propagation: eq 5's h_i <- sum_j h_j / sqrt(|N_i|), or LATTICE's D^-1/2 S D^-1/2 "
+        "over the similarity-weighted kNN graph",
+    )
+    fusion: Literal["attention", "sum", "concat"] = option(
+        "attention",
+        "how the modalities are fused, item side (eqs 6-8) and user side (eq 12); concat: "
+        "concatenation then a fully connected layer (the paper's Sec. 5.3.4)",
+    )
+    modalities: list[str] | str | None = option(
+        None, "modality labels to use (default: every label of data.item_features)"
+    )
+    item_graph: bool = option(True, "use the item-item graphs (False: Sec. 5.3.2's H = 0)")
+    user_pref: bool = option(True, "use the user preferences (False: Sec. 5.3.2's P = 0)")
+    pref_dim: int | None = option(
+        None, "size d'_m of the transformed modality features (eq 10; default: dim)"
+    )
+    layer_comb: Literal["sum", "mean"] = option(
+        "sum", "combination of the user-item layers (eq 2): the paper's sum or LightGCN's mean"
+    )
 
 
 class ModalityAttention(nn.Module):
@@ -97,7 +110,8 @@ class LUDP(Recommender):
         data: ``train`` pairs and ``item_features`` (per label ``[n_items, d_m]``, zero rows for
             items without that modality).
         config: ``dim`` (default: 64), ``layers`` (default: 3, user–item graph), ``l2``
-            (default: 1e-4), ``extra``: ``k`` (default: 10), ``item_layers`` (default: 2),
+            (default: 1e-4), ``extra`` (:class:`LUDPOptions`): ``k`` (default: 10),
+            ``item_layers`` (default: 2),
             ``knn_norm`` (default: ``"paper"``; ``"sym"``), ``fusion`` (default:
             ``"attention"``; ``"sum"``, ``"concat"``), ``modalities`` (default: all labels),
             ``item_graph`` / ``user_pref`` (default: True; False for the ablations),
@@ -110,34 +124,28 @@ class LUDP(Recommender):
     """
 
     name = "ludp"
+    options_type = LUDPOptions
+    options: LUDPOptions
     adj: Tensor
     has_mod: Tensor
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)
-        unknown = sorted(set(config.extra) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(f"ludp: unknown option(s) {unknown}; known: {sorted(DEFAULTS)}")
-        opts = {**DEFAULTS, **config.extra}
-        self.k = int(opts["k"])
-        self.item_layers = int(opts["item_layers"])
-        self.knn_norm = str(opts["knn_norm"])
-        self.fusion = str(opts["fusion"])
-        self.use_item_graph = bool(opts["item_graph"])
-        self.use_user_pref = bool(opts["user_pref"])
-        self.layer_comb = str(opts["layer_comb"])
-        if self.layer_comb not in ("sum", "mean"):
-            raise ValueError(f"ludp: unknown layer_comb {self.layer_comb!r} (sum, mean)")
-        if self.fusion not in ("attention", "sum", "concat"):
-            raise ValueError(f"ludp: unknown fusion {self.fusion!r} (attention, sum, concat)")
-        if self.knn_norm not in ("paper", "sym"):
-            raise ValueError(f"ludp: unknown knn_norm {self.knn_norm!r} (paper, sym)")
-        labels = opts["modalities"]
-        if isinstance(labels, str):
-            labels = [labels]
+        opts = self.options
+        self.k = opts.k
+        self.item_layers = opts.item_layers
+        self.knn_norm = opts.knn_norm
+        self.fusion = opts.fusion
+        self.use_item_graph = opts.item_graph
+        self.use_user_pref = opts.user_pref
+        self.layer_comb = opts.layer_comb
         available = sorted(data.item_features)
-        if labels is None:
+        if opts.modalities is None:
             labels = available
+        elif isinstance(opts.modalities, str):
+            labels = [opts.modalities]
+        else:
+            labels = list(opts.modalities)
         missing = [lab for lab in labels if lab not in data.item_features]
         if missing:
             raise ValueError(
@@ -149,7 +157,7 @@ class LUDP(Recommender):
             lab for lab in labels if bool(np.any(data.item_features[lab]))
         ]
         dim = config.dim
-        pref_dim = int(opts["pref_dim"] or dim)
+        pref_dim = int(opts.pref_dim or dim)
 
         self.emb = nn.Embedding(self.n_users + self.n_items, dim)
         nn.init.normal_(self.emb.weight, std=0.1)
@@ -185,7 +193,6 @@ class LUDP(Recommender):
             self.item_att, self.user_att = ModalityAttention(dim), ModalityAttention(dim)
         elif self.fusion == "concat" and n_mod:
             self.item_att, self.user_att = nn.Linear(n_mod * dim, dim), nn.Linear(n_mod * dim, dim)
-        self._cache: tuple[Tensor, Tensor] | None = None
 
     # --- graphs --------------------------------------------------------------------------------
     def _item_adjacency(self, feats: np.ndarray) -> Tensor:
@@ -274,7 +281,7 @@ class LUDP(Recommender):
         return out
 
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
-        self._cache = None
+        self.forget_scoring()
         uv, iv = self.propagate()
         u, p, n = uv[users], iv[pos], iv[neg]
         s_pos = (u * p).sum(-1)
@@ -286,14 +293,6 @@ class LUDP(Recommender):
             + ego[neg + self.n_users].pow(2).sum()
         ) / (2 * users.numel())
         return bpr_loss(s_pos, s_neg) + self.config.l2 * reg
-
-    @torch.no_grad()
-    def prepare_scoring(self) -> None:
-        self._cache = self.propagate()
-
-    def score_all(self, users: Tensor) -> Tensor:
-        uv, iv = self._cache if self._cache is not None else self.propagate()
-        return uv[users] @ iv.T
 
     def extra_repr(self) -> str:
         return (

@@ -5,6 +5,8 @@ concatenation and projection, recall then ranking)."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -13,22 +15,32 @@ from torch import Tensor, nn
 from kgrec.schema import ACOUSTIC, VISUAL
 from recommend.data import RecData
 from recommend.media import AudioCNN, ClipCNN3D, ItemMedia, PosterCNN, load_item_media
-from recommend.models.base import ModelConfig, Recommender, register
-from recommend.models.layers import bpr_loss, spmm
+from recommend.models.base import ModelConfig, ModelOptions, Recommender, option, register
+from recommend.models.losses import bpr_loss
+from recommend.models.sparse import spmm
 
 _MEDIA_FIELD = {"poster": "posters", "audio": "audio", "clip": "clips"}
 
-DEFAULTS: dict[str, object] = {
-    # which videos count as related to a video (the ripple's next circle): those sharing an
-    # attribute node ("attribute"), those clicked by the same users ("click"), or both, averaged
-    "related": "both",
-    # size of the recall stage; its candidates are re-scored by the ranking stage (0: recall
-    # scores only)
-    "candidates": 100,
-    # a raw-media folder (docs/rawmedia_format.md): items with media files there are encoded by
-    # the CNNs from their files instead of by a dense layer on their precomputed features
-    "media_dir": None,
-}
+
+@dataclass(frozen=True)
+class MGNNOptions(ModelOptions):
+    """MGNN's options (``ModelConfig.extra``)."""
+
+    related: Literal["attribute", "click", "both"] = option(
+        "both",
+        "which videos count as related to a video (the ripple's next circle): those sharing an "
+        "attribute node, those clicked by the same users, or both, averaged",
+    )
+    candidates: int = option(
+        100,
+        "size of the recall stage; its candidates are re-scored by the ranking stage "
+        "(0: recall scores only)",
+    )
+    media_dir: str | None = option(
+        None,
+        "a raw-media folder (docs/rawmedia_format.md): items with media files there are "
+        "encoded by the CNNs from their files instead of a dense layer on their features",
+    )
 
 
 def _csr(rows: Tensor, cols: Tensor, vals: Tensor, shape: tuple[int, int]) -> Tensor:
@@ -99,6 +111,8 @@ class MGNN(Recommender):
     """
 
     name = "mgnn"
+    options_type = MGNNOptions
+    options: MGNNOptions
     attr_idx: Tensor
     item_attr: Tensor
     item_attr_t: Tensor
@@ -111,11 +125,9 @@ class MGNN(Recommender):
 
     def __init__(self, data: RecData, config: ModelConfig, media: ItemMedia | None = None) -> None:
         super().__init__(data, config)
-        opts = {**DEFAULTS, **config.extra}
-        self.related = str(opts["related"])
-        if self.related not in ("attribute", "click", "both"):
-            raise ValueError(f"mgnn: unknown related {self.related!r} (attribute, click, both)")
-        self.candidates = int(str(opts["candidates"]))
+        opts = self.options
+        self.related = opts.related
+        self.candidates = opts.candidates
         self.hops = config.layers
         d = config.dim
 
@@ -142,7 +154,7 @@ class MGNN(Recommender):
         self._set_ops(data.train, it, at)
 
         # multimodal nodes: one dense layer per precomputed modality, CNNs for media files
-        media_dir = opts["media_dir"]
+        media_dir = opts.media_dir
         if media is None and media_dir:
             media = load_item_media(str(media_dir), [str(k) for k in data.item_ids])
         self.modal_labels = sorted(data.item_features)
@@ -178,7 +190,6 @@ class MGNN(Recommender):
         nn.init.zeros_(last.bias)
         self.ranker = nn.Sequential(nn.Linear(3 * d, d), nn.ReLU(), last)
         self.drop = nn.Dropout(config.dropout)
-        self._cache: tuple[Tensor, Tensor] | None = None
 
     def _set_ops(self, train: np.ndarray, item_of_attr: Tensor, attr_col: Tensor) -> None:
         """The sparse operators (not learned, rebuilt from the data; so not in checkpoints)."""
@@ -256,7 +267,7 @@ class MGNN(Recommender):
         return (u * z).sum(-1) + self.ranker(torch.cat([u, z, u * z], dim=-1)).squeeze(-1)
 
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
-        self._cache = None
+        self.forget_scoring()
         uv, iv = self.propagate()
         u, p, n = uv[users], iv[pos], iv[neg]
         un = u.unsqueeze(1) if n.dim() == 3 else u
@@ -269,10 +280,6 @@ class MGNN(Recommender):
         ) / (2 * users.numel())
         return recall + ranking + self.config.l2 * reg
 
-    @torch.no_grad()
-    def prepare_scoring(self) -> None:
-        self._cache = self.propagate()
-
     def score_all(self, users: Tensor) -> Tensor:
         """Recall over all items, then the ranking stage on the top candidates.
 
@@ -280,7 +287,7 @@ class MGNN(Recommender):
         clicked in training; they get their ranking scores and the other items their recall
         scores shifted below the lowest of those, so candidates rank first, in ranking order.
         """
-        uv, iv = self._cache if self._cache is not None else self.propagate()
+        uv, iv = self.cached_representation()
         u = uv[users]
         s = u @ iv.T
         c = min(self.candidates, self.n_items)

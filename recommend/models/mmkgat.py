@@ -4,6 +4,7 @@ attention)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -12,38 +13,43 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recommend.data import KGTriples, RecData
-from recommend.models.base import ModelConfig, Recommender, register
-from recommend.models.layers import (
-    CKGEncoder,
-    LayerAttention,
-    Triples,
-    bpr_loss,
-    cf_objective,
-    collab_graph,
-    softmax_objective,
-)
+from recommend.models.base import ModelConfig, Recommender, option, register
+from recommend.models.encoder import CKGEncoder, LayerAttention
+from recommend.models.graph import Triples, collab_graph
+from recommend.models.losses import CFObjectiveOptions, bpr_loss, cf_objective, softmax_objective
 
-DEFAULTS: dict[str, object] = {
-    # how the layer states of a graph become one vector: "attention" (the paper's fusion),
-    # "mean" (LightGCN's) or "concat" (KGAT's)
-    "fusion": "attention",
-    # L2-normalise each propagated layer's state before fusion (KGAT's reference code does)
-    "normalize": False,
-    # what λ‖Θ‖² penalises: "ego", the layer-0 rows a batch touches, or "final", the batch's
-    # fused user and item vectors (KGAT's reference code), which also reins in the transforms
-    "reg": "ego",
-    # scale attention by sqrt(deg h / deg t) (GCN's symmetric normalisation under uniform π)
-    "degree_norm": False,
-    # the layer aggregator: "bi" (bi-interaction, eq 14) or "linear" (LightGCN's e_N)
-    "aggregator": "bi",
-    # TransR (eq 10) over each whole collaborative KG ("ckg") or its KG triples only ("kg"),
-    # leaving the interactions to the BPR loss
-    "transr_on": "ckg",
-    # the CF objective: "bpr" (eq 15) or "softmax" (full-catalogue cross-entropy of cosine
-    # scores over temperature "tau"; scoring then ranks by cosine)
-    "cf_loss": "bpr",
-    "tau": 0.2,
-}
+
+@dataclass(frozen=True)
+class MMKGATOptions(CFObjectiveOptions):
+    """MMKGAT's options (``ModelConfig.extra``); ``cf_loss`` is "bpr" for eq 15 or "softmax"
+    (full-catalogue cross-entropy of cosine scores over temperature ``tau``; scoring then ranks
+    by cosine)."""
+
+    fusion: Literal["attention", "mean", "concat"] = option(
+        "attention",
+        "how the layer states of a graph become one vector: the paper's attention, "
+        "LightGCN's mean or KGAT's concatenation",
+    )
+    normalize: bool = option(
+        False, "L2-normalise each propagated layer's state before fusion (as KGAT's code does)"
+    )
+    reg: Literal["ego", "final"] = option(
+        "ego",
+        "what λ‖Θ‖² penalises: the layer-0 rows a batch touches, or the batch's fused user and "
+        "item vectors (KGAT's code), which also reins in the transforms",
+    )
+    degree_norm: bool = option(
+        False, "scale attention by sqrt(deg h / deg t) (GCN's normalisation under uniform π)"
+    )
+    aggregator: Literal["bi", "linear"] = option(
+        "bi", "the layer aggregator: bi-interaction (eq 14) or LightGCN's linear e_N"
+    )
+    transr_on: Literal["ckg", "kg", "ckg_rel"] = option(
+        "ckg",
+        "TransR (eq 10) over each whole collaborative KG, its KG triples only (the interactions "
+        "left to the CF loss), or the whole graph with interaction triples moving only their "
+        "relation's parameters",
+    )
 
 
 def _side_graph(
@@ -88,7 +94,8 @@ class MMKGAT(Recommender):
         config: ``dim`` (default: 64, per graph; the score uses the two graphs' vectors
             concatenated), ``layers`` (default: 3, the paper's best), ``dropout`` (default: 0.1),
             ``l2`` (default: 1e-4, λ on the batch's layer-0 embeddings), ``kg_l2`` (default:
-            1e-5), ``extra["fusion"]`` (default: ``"attention"``; ``"mean"`` or ``"concat"``),
+            1e-5), ``extra``: :class:`MMKGATOptions`: ``extra["fusion"]`` (default:
+            ``"attention"``; ``"mean"`` or ``"concat"``),
             ``extra["normalize"]`` (default: False; L2-normalise each layer's state),
             ``extra["reg"]`` (default: ``"ego"``; ``"final"`` puts λ on the fused vectors),
             ``extra["degree_norm"]`` (default: False; True in :attr:`defaults`: π times
@@ -106,19 +113,12 @@ class MMKGAT(Recommender):
     Training defaults (:attr:`defaults`, from ML-100K development runs): Adam lr 5e-3,
     early-stopping patience 20, dropout 0.2, ``degree_norm``, the softmax CF objective at
     temperature 0.2 (``extra["cf_loss"]``, ``extra["tau"]``: cross-entropy of cosines over the
-    whole catalogue instead of eq 15's BPR) and ``transr_on="kg"``. Tried there without gain
-    (on BPR): ``normalize``, ``reg="final"``, dropout 0.3 with more L2, 4 negatives per
-    positive, ``rating_kinds``, the linear aggregator; (on softmax, seed 1) 2 layers, λ 1e-3,
-    lr 2e-3, batch 1024.
+    whole catalogue instead of eq 15's BPR) and ``transr_on="kg"``; what was tried without
+    gain: benchmarks/results/tuning_notes.md.
     """
 
     name = "mmkgat"
-    # ML-100K, benchmarks/recommend.py, seed 0: lr 1e-3 stalls within the default patience;
-    # degree normalisation lifted validation Recall@20 from about 0.31 to 0.325; the softmax
-    # objective lifted test Recall@20 from 0.350 to 0.391, and TransR on the KG triples only
-    # (the interactions left to the CF loss, which no longer fights it) to 0.404; over 3 seeds
-    # dropout 0.2 lifted R@20 from 0.3979 +- 0.0062 to 0.3992 +- 0.0031; patience 20 (seed 1
-    # had stopped at epoch 36 with validation still to gain) to 0.4016 +- 0.0016
+    # why these defaults: benchmarks/results/tuning_notes.md
     defaults: ClassVar[dict[str, Any]] = {
         "lr": 5e-3,
         "dropout": 0.2,
@@ -126,28 +126,19 @@ class MMKGAT(Recommender):
         "extra": {"degree_norm": True, "cf_loss": "softmax", "tau": 0.2, "transr_on": "kg"},
     }
     path_weights = "embedding"  # when the attention is missing
+    options_type = MMKGATOptions
+    options: MMKGATOptions
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)
-        opts = {**DEFAULTS, **config.extra}
-        self.fusion = str(opts["fusion"])
-        self.normalize = bool(opts["normalize"])
-        self.reg = str(opts["reg"])
-        self.transr_on = str(opts["transr_on"])
+        opts = self.options
+        self.fusion = opts.fusion
+        self.normalize = opts.normalize
+        self.reg = opts.reg
+        self.transr_on = opts.transr_on
         self.cf_objective, self.tau = cf_objective(self.name, opts)
-        if self.transr_on not in ("ckg", "kg", "ckg_rel"):
-            raise ValueError(
-                f"mmkgat: transr_on must be 'ckg', 'kg' or 'ckg_rel', not {self.transr_on!r}"
-            )
-        if self.reg not in ("ego", "final"):
-            raise ValueError(f"mmkgat: unknown reg {self.reg!r}; 'ego' or 'final'")
-        if self.fusion not in ("attention", "mean", "concat"):
-            raise ValueError(f"mmkgat: unknown fusion {self.fusion!r}")
         dim, n_kinds = config.dim, len(data.kind_names)
-        enc_opts: dict[str, Any] = {
-            "degree_norm": bool(opts["degree_norm"]),
-            "aggregator": str(opts["aggregator"]),
-        }
+        enc_opts: dict[str, Any] = {"degree_norm": opts.degree_norm, "aggregator": opts.aggregator}
         inter = np.asarray(data.train_kinds_all, dtype=np.int64)
 
         parts, n_ent_u, n_rel_u = _side_graph(
@@ -187,7 +178,6 @@ class MMKGAT(Recommender):
             self.att_u = LayerAttention(dim)
             self.att_i = LayerAttention(dim)
         self.refresh()
-        self._cache: tuple[Tensor, Tensor] | None = None
 
     # --- layer 0 ---------------------------------------------------------------------------
     def ego_u(self) -> Tensor:
@@ -233,7 +223,7 @@ class MMKGAT(Recommender):
         return reg
 
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
-        self._cache = None
+        self.forget_scoring()
         uv, iv = self.propagate()
         if self.cf_objective != "bpr":
             loss = softmax_objective(self.cf_objective, uv[users], iv, pos, neg, self.tau)
@@ -259,7 +249,7 @@ class MMKGAT(Recommender):
         return graphs
 
     def kg_loss(self, graph: str, h: Tensor, r: Tensor, t_pos: Tensor, t_neg: Tensor) -> Tensor:
-        self._cache = None
+        self.forget_scoring()
         if graph == "user":
             enc, ego, n_kg = self.enc_u, self.ego_u(), self.n_kg_rel_u
         elif graph == "item":
@@ -279,7 +269,7 @@ class MMKGAT(Recommender):
         """Recompute the attention π of both graphs (eqs 12–13) from the current embeddings."""
         self.enc_u.refresh(self.ego_u())
         self.enc_i.refresh(self.ego_i())
-        self._cache = None
+        self.forget_scoring()
 
     def layer_weights(self) -> dict[str, Tensor]:
         """Mean attention weight of each layer per graph (for inspection). Shapes: ``[L+1]``."""
@@ -298,11 +288,7 @@ class MMKGAT(Recommender):
                 out[name] = w.mean(1)
         return out
 
-    @torch.no_grad()
-    def prepare_scoring(self) -> None:
-        self._cache = self.scoring_vectors()
-
-    def scoring_vectors(self) -> tuple[Tensor, Tensor]:
+    def scoring_representation(self) -> tuple[Tensor, Tensor]:
         """User and item vectors whose inner product is the score: :meth:`propagate`'s, unit
         length under the softmax objective (which trains cosine scores)."""
         uv, iv = self.propagate()
@@ -310,9 +296,9 @@ class MMKGAT(Recommender):
             uv, iv = F.normalize(uv, dim=-1), F.normalize(iv, dim=-1)
         return uv, iv
 
-    def score_all(self, users: Tensor) -> Tensor:
-        uv, iv = self._cache if self._cache is not None else self.scoring_vectors()
-        return uv[users] @ iv.T
+    def scoring_vectors(self) -> tuple[Tensor, Tensor]:
+        """:meth:`scoring_representation` (the score is their inner product)."""
+        return self.scoring_representation()
 
     def attention_encoders(self) -> list[tuple[nn.Module, Literal["user", "item"]]]:
         # G_u: users, the user KG, then items; G_i: items, the item KG, then users

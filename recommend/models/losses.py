@@ -1,0 +1,105 @@
+"""The CF losses the models share: BPR, and the full and sampled softmax of cosines (with the
+options that choose between them)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from recommend.models.base import ModelOptions, option
+
+
+def bpr_loss(pos: Tensor, neg: Tensor) -> Tensor:
+    """``-ln σ(pos - neg)``, averaged; ``neg`` may hold several negatives per row.
+
+    Shapes:
+        pos: ``[B]``; neg: ``[B]`` or ``[B, N]``.
+    """
+    if neg.dim() == 2:
+        pos = pos.unsqueeze(1)
+    return F.softplus(neg - pos).mean()
+
+
+@dataclass(frozen=True)
+class CFObjectiveOptions(ModelOptions):
+    """The options of a model that trains with :func:`cf_objective`'s choice of objective."""
+
+    cf_loss: Literal["bpr", "softmax", "sampled_softmax"] = option(
+        "bpr",
+        "the CF objective: BPR, the full-catalogue softmax of cosines (scores become cosines) "
+        "or that softmax estimated from the batch's negatives (for large catalogues)",
+    )
+    tau: float = option(0.2, "temperature of the softmax objectives (> 0)")
+
+
+def cf_objective(model: str, options: CFObjectiveOptions) -> tuple[str, float]:
+    """The CF objective a model's options ask for: ``(cf_loss, tau)``, validated.
+
+    ``options.cf_loss`` is ``"bpr"`` (default), ``"softmax"`` (:func:`softmax_cf_loss`) or
+    ``"sampled_softmax"`` (:func:`sampled_softmax_cf_loss`, for catalogues too large for the
+    full one); models trained with either softmax score by cosine. ``options.tau`` is the
+    temperature (default: 0.2).
+    """
+    kind, tau = str(options.cf_loss), float(options.tau)
+    if kind not in CF_LOSSES:
+        raise ValueError(
+            f"{model}: cf_loss must be one of {', '.join(map(repr, CF_LOSSES))}, not {kind!r}"
+        )
+    if not tau > 0:
+        raise ValueError(f"{model}: tau must be > 0, not {tau}")
+    return kind, tau
+
+
+CF_LOSSES = ("bpr", "softmax", "sampled_softmax")
+
+
+def softmax_objective(
+    kind: str, users: Tensor, items: Tensor, pos: Tensor, neg: Tensor, tau: float
+) -> Tensor:
+    """:func:`softmax_cf_loss` or :func:`sampled_softmax_cf_loss`, by ``kind``."""
+    if kind == "softmax":
+        return softmax_cf_loss(users, items, pos, tau)
+    return sampled_softmax_cf_loss(users, items, pos, neg, tau)
+
+
+def softmax_cf_loss(users: Tensor, items: Tensor, pos: Tensor, tau: float) -> Tensor:
+    """Cross-entropy of the positive item against the whole catalogue (full softmax), with
+    cosine scores divided by the temperature ``tau``.
+
+    Unlike BPR, every item is a negative in every step and the hardest ones weigh most; on a
+    catalogue of thousands of items the ``[B, n_items]`` logits cost about one scoring batch.
+
+    Shapes:
+        users: ``[B, D]`` the batch's user vectors; items: ``[n_items, D]``; pos: ``[B]``.
+    """
+    # 1/tau folded into the [B, D] side: one [B, n_items] pass less, forward and backward
+    logits = (F.normalize(users, dim=-1) / tau) @ F.normalize(items, dim=-1).T
+    return F.cross_entropy(logits, pos)
+
+
+def sampled_softmax_cf_loss(
+    users: Tensor, items: Tensor, pos: Tensor, neg: Tensor, tau: float
+) -> Tensor:
+    """:func:`softmax_cf_loss` estimated from sampled negatives, for large catalogues.
+
+    The batch's negatives (``neg``, uniform over items) are shared by every row, so a batch of
+    ``B`` rows with ``S = neg.numel()`` negatives costs ``[B, S]`` logits instead of
+    ``[B, n_items]``. Each negative's logit is raised by ``log((n_items - 1) / S)``, the
+    correction for uniform sampling, so that the sampled terms estimate the sum over the whole
+    catalogue; a sampled negative equal to a row's positive is left out of that row. With
+    every other item sampled once the loss is exactly :func:`softmax_cf_loss`.
+
+    Shapes:
+        users: ``[B, D]``; items: ``[n_items, D]``; pos: ``[B]``; neg: ``[B]`` or ``[B, N]``.
+    """
+    negs = neg.reshape(-1)
+    u = F.normalize(users, dim=-1) / tau
+    s_pos = (u * F.normalize(items[pos], dim=-1)).sum(-1, keepdim=True)
+    s_neg = u @ F.normalize(items[negs], dim=-1).T + math.log((items.shape[0] - 1) / negs.numel())
+    s_neg = s_neg.masked_fill(negs.unsqueeze(0) == pos.unsqueeze(1), float("-inf"))
+    return (torch.logsumexp(torch.cat([s_pos, s_neg], 1), 1) - s_pos.squeeze(1)).mean()
