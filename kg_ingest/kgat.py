@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kg_ingest._common import Table, read_text, text_lines
+from kg_ingest.csvio import Table, read_text, text_lines
 from kg_ingest.errors import IngestError
 from kg_store.graph_data import GraphData, NodeSet, RelSet
 from kgrec import schema as model

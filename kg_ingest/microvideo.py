@@ -45,20 +45,16 @@ import numpy as np
 import pandas as pd
 
 from kg_ingest._common import (
-    Table,
     entity_set,
     explode_links,
     link_set,
     load_npy,
     modality,
-    normalise_tag,
-    read_csv,
-    read_text,
-    require_file,
-    split_multi,
-    text_lines,
+    multi_values,
     textual,
+    video_text,
 )
+from kg_ingest.csvio import Table, read_csv, read_text, require_file, text_lines
 from kg_ingest.errors import IngestError
 from kg_store.graph_data import GraphData, NodeSet, RelSet
 from kgrec import schema as model
@@ -114,9 +110,12 @@ def load_microvideo(path: Path, *, embed: bool = True) -> GraphData:
             have_text |= label == model.TEXTUAL
     if embed and not have_text:
         texts = [
-            _video_text(t, gs, ts)
+            video_text(t, gs, ts)
             for t, gs, ts in zip(
-                vt.frame["title"], _multi(vt, "genre"), _multi(vt, "tags", tag=True), strict=True
+                vt.frame["title"],
+                multi_values(vt, "genre"),
+                multi_values(vt, "tags", tag=True),
+                strict=True,
             )
         ]
         nodes, rels = textual(videos, texts)
@@ -161,7 +160,7 @@ def _videos(g: GraphData, vt: Table) -> list[str]:
     ):
         if col not in vt.frame.columns:
             continue
-        src, dst = explode_links(vid, _multi(vt, col, tag=col == "tags"))
+        src, dst = explode_links(vid, multi_values(vt, col, tag=col == "tags"))
         g.nodes.append(entity_set(label, dst))
         props = {"count": np.ones(len(src), dtype=np.int64)} if rel == model.HAS_TAG else {}
         g.rels.append(link_set(rel, model.VIDEO, label, src, dst, **props))
@@ -282,15 +281,6 @@ def _optional_ints(t: Table, col: str, lo: int | None = None, hi: int | None = N
     return out
 
 
-def _multi(t: Table, col: str, tag: bool = False) -> list[list[str]]:
-    if col not in t.frame.columns:
-        return [[] for _ in range(len(t))]
-    vals = split_multi(t.frame[col])
-    if tag:
-        vals = [[n for n in (normalise_tag(v) for v in vs) if n] for vs in vals]
-    return vals
-
-
 def _property(t: Table, col: str) -> str:
     if not _PROPERTY.match(col) or col == "id":
         raise IngestError(
@@ -298,12 +288,3 @@ def _property(t: Table, col: str) -> str:
             line=1, field=col,
         )  # fmt: skip
     return col
-
-
-def _video_text(title: str, genres: list[str], tags: list[str]) -> str:
-    parts = [str(title).strip()]
-    if genres:
-        parts.append("Genres: " + ", ".join(genres))
-    if tags:
-        parts.append("Tags: " + ", ".join(tags))
-    return ". ".join(parts) + "."

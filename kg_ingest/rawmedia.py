@@ -13,9 +13,11 @@ Directory layout::
         description.txt                           -> Textual (with title, genres and tags)
 
 Every file of a video folder is optional; a folder name must be a video id of ``videos.csv``.
-Images are decoded with Pillow, WAV files with the standard library's :mod:`wave` (PCM 8, 16,
-24 or 32 bit, any sample rate, mono or multi-channel), clips are an animated GIF or a ``.npy``
-``uint8`` array ``[frames, height, width, 3]`` (or ``[frames, height, width]`` for grey).
+The decoding is :mod:`kgrec.media` (re-exported here, its errors raised as
+:class:`~kg_ingest.errors.IngestError` with the same message): images are decoded with Pillow,
+WAV files with the standard library's :mod:`wave` (PCM 8, 16, 24 or 32 bit, any sample rate,
+mono or multi-channel), clips are an animated GIF or a ``.npy`` ``uint8`` array
+``[frames, height, width, 3]`` (or ``[frames, height, width]`` for grey).
 
 Each media file is first brought to a fixed size (:func:`poster_array`, :func:`audio_array`,
 :func:`clip_array`: 32x32 RGB, 2 s of 16 kHz mono, 8 frames of 32x32 RGB); the model side
@@ -43,281 +45,79 @@ modality (each modality comes one way).
 
 from __future__ import annotations
 
-import wave
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from kg_ingest._common import load_npy, modality, read_csv, read_text, require_file, textual
+from kg_ingest._common import ingest_error, modality, multi_values, textual, video_text
+from kg_ingest.csvio import read_csv, read_text, require_file
 from kg_ingest.errors import IngestError
-from kg_ingest.microvideo import MODALITY_FILES, _multi, _video_text, load_microvideo
+from kg_ingest.microvideo import MODALITY_FILES, load_microvideo
 from kg_store.graph_data import GraphData, NodeSet
+from kgrec import media
 from kgrec import schema as model
+from kgrec.media import (
+    ACOUSTIC_DIM,
+    AUDIO_FILE,
+    AUDIO_SECONDS,
+    CLIP_DIM,
+    CLIP_FILES,
+    CLIP_FRAMES,
+    DESCRIPTION_FILE,
+    HOP,
+    IMAGE_SIZE,
+    MEDIA_DIR,
+    N_FFT,
+    N_MELS,
+    POSTER_DIM,
+    POSTER_FILES,
+    SAMPLE_RATE,
+    VISUAL_DIM,
+    MediaFiles,
+    audio_descriptor,
+    clip_descriptor,
+    log_mel,
+    mel_filterbank,
+    poster_descriptor,
+)
 
-MEDIA_DIR = "media"
-POSTER_FILES = ("poster.png", "poster.jpg", "poster.jpeg")
-CLIP_FILES = ("clip.gif", "clip.npy")
-AUDIO_FILE = "audio.wav"
-DESCRIPTION_FILE = "description.txt"
-
-IMAGE_SIZE = 32
-"""Side of the square poster and clip frames, in pixels."""
-SAMPLE_RATE = 16_000
-"""Audio is resampled to this rate (Hz) ..."""
-AUDIO_SECONDS = 2.0
-"""... and cropped (from the start) or zero-padded to this many seconds."""
-CLIP_FRAMES = 8
-"""Frames sampled uniformly over a clip."""
-N_FFT, HOP, N_MELS = 512, 256, 32
-"""Short-time Fourier transform size, hop and mel bands of :func:`log_mel`."""
-
-POSTER_DIM = 8 * 8 * 3 + 3 * 8
-CLIP_DIM = 4 * 4 * 3 + 4 * 4
-VISUAL_DIM = POSTER_DIM + CLIP_DIM
-ACOUSTIC_DIM = 2 * N_MELS
+__all__ = [
+    "ACOUSTIC_DIM", "AUDIO_FILE", "AUDIO_SECONDS", "CLIP_DIM", "CLIP_FILES", "CLIP_FRAMES",
+    "DESCRIPTION_FILE", "HOP", "IMAGE_SIZE", "MEDIA_DIR", "N_FFT", "N_MELS", "POSTER_DIM",
+    "POSTER_FILES", "SAMPLE_RATE", "VISUAL_DIM", "MediaFiles", "audio_array",
+    "audio_descriptor", "clip_array", "clip_descriptor", "load_rawmedia", "log_mel",
+    "mel_filterbank", "poster_array", "poster_descriptor", "scan_media",
+]  # fmt: skip
 
 _LAYOUT = "raw-media layout: videos.csv, interactions.csv, media/<video>/ (docs/rawmedia_format.md)"
 
-
-# -- decoding to fixed-size arrays --------------------------------------------------------------
-
-
-def _rel(path: Path) -> str:
-    """``media/<video>/<file>`` for messages (short, yet says which video)."""
-    return "/".join(path.parts[-3:])
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def _pil() -> Any:
-    try:
-        from PIL import Image
-    except ImportError as e:  # pragma: no cover - Pillow is in the "media" extra
-        raise RuntimeError("raw media needs Pillow: pip install 'kgrec[media]'") from e
-    return Image
+def _ingest_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``fn`` of :mod:`kgrec.media`, raising its :class:`~kgrec.media.MediaError` as an
+    :class:`IngestError` with the same file and message (and the same cause)."""
 
-
-def _rgb_frame(img: Any, size: int) -> np.ndarray:
-    """A Pillow image as float32 ``[3, size, size]`` in [0, 1] (bilinear resize)."""
-    Image = _pil()
-    im = img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-    return (np.asarray(im, dtype=np.float32) / 255.0).transpose(2, 0, 1).copy()
-
-
-def poster_array(path: Path, size: int = IMAGE_SIZE) -> np.ndarray:
-    """Decode a poster (PNG or JPEG) to float32 ``[3, size, size]`` in [0, 1].
-
-    Raises:
-        IngestError: the file is not a readable image.
-    """
-    Image = _pil()
-    try:
-        with Image.open(path) as im:
-            return _rgb_frame(im, size)
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise IngestError(_rel(path), f"not a readable image: {e}") from e
-
-
-def _wav(path: Path) -> tuple[np.ndarray, int]:
-    """Mono float waveform in [-1, 1] and its sample rate."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
-            raw = w.readframes(w.getnframes())
-    except (wave.Error, EOFError, OSError) as e:
-        raise IngestError(_rel(path), f"not a PCM WAV file: {e}") from e
-    if width == 1:  # 8-bit WAV is unsigned
-        x = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif width == 2:
-        x = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
-    elif width == 3:
-        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
-        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        x = (np.where(v >= 1 << 23, v - (1 << 24), v)).astype(np.float32) / float(1 << 23)
-    elif width == 4:
-        x = np.frombuffer(raw, "<i4").astype(np.float32) / float(1 << 31)
-    else:
-        raise IngestError(_rel(path), f"unsupported sample width {width} bytes (expected 1-4)")
-    if len(x) < channels or len(x) % channels:
-        raise IngestError(_rel(path), "has no complete audio frames")
-    return x.reshape(-1, channels).mean(axis=1), rate
-
-
-def audio_array(
-    path: Path, sample_rate: int = SAMPLE_RATE, seconds: float = AUDIO_SECONDS
-) -> tuple[np.ndarray, float]:
-    """Decode a WAV file to float32 mono ``[sample_rate * seconds]`` (linear resampling, then
-    cropped from the start or zero-padded), and its duration in seconds before cropping.
-
-    Raises:
-        IngestError: not a PCM WAV file, or no samples.
-    """
-    x, rate = _wav(path)
-    duration = len(x) / rate
-    if rate != sample_rate:
-        n = max(int(round(len(x) * sample_rate / rate)), 1)
-        x = np.interp(np.arange(n) * (rate / sample_rate), np.arange(len(x)), x)
-    n_out = int(round(sample_rate * seconds))
-    out = np.zeros(n_out, np.float32)
-    out[: min(n_out, len(x))] = x[:n_out]
-    return out, duration
-
-
-def clip_array(
-    path: Path, frames: int = CLIP_FRAMES, size: int = IMAGE_SIZE
-) -> tuple[np.ndarray, int]:
-    """Decode a clip (animated GIF, or ``.npy`` uint8 ``[F, H, W(, 3)]``) to float32
-    ``[3, frames, size, size]`` in [0, 1], ``frames`` sampled uniformly (repeated when the clip
-    is shorter), and the clip's own frame count.
-
-    Raises:
-        IngestError: not decodable, wrongly shaped, or fewer than 2 frames.
-    """
-    Image = _pil()
-    name = _rel(path)
-    if path.suffix == ".npy":
-        arr = load_npy(path, name)
-        if arr.ndim == 3:
-            arr = np.repeat(arr[..., None], 3, axis=3)
-        if arr.ndim != 4 or arr.shape[3] != 3 or arr.dtype != np.uint8:
-            raise IngestError(
-                name, f"expected uint8 [frames, height, width, 3], got {arr.dtype} {arr.shape}"
-            )
-        pil_frames = [Image.fromarray(f) for f in arr]
-    else:
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
-            with Image.open(path) as im:
-                pil_frames = []
-                for k in range(getattr(im, "n_frames", 1)):
-                    im.seek(k)
-                    pil_frames.append(im.convert("RGB"))
-        except (OSError, ValueError, EOFError) as e:
-            raise IngestError(name, f"not a readable GIF: {e}") from e
-    n = len(pil_frames)
-    if n < 2:
-        raise IngestError(name, f"a clip needs at least 2 frames, got {n}")
-    pick = np.linspace(0, n - 1, frames).round().astype(int)
-    return np.stack([_rgb_frame(pil_frames[k], size) for k in pick], axis=1), n
+            return fn(*args, **kwargs)
+        except media.MediaError as e:
+            raise ingest_error(e) from e.__cause__
+
+    return wrapper
 
 
-# -- audio features -------------------------------------------------------------------------
-
-
-def mel_filterbank(
-    n_fft: int = N_FFT, n_mels: int = N_MELS, sample_rate: int = SAMPLE_RATE
-) -> np.ndarray:
-    """Triangular filters on the HTK mel scale (``2595 log10(1 + f / 700)``), 0 Hz to Nyquist.
-
-    Shapes:
-        returns float32 ``[n_mels, n_fft // 2 + 1]``; filter ``m`` peaks (value 1) at the
-        ``m + 1``-th of ``n_mels + 2`` points evenly spaced in mel.
-    """
-    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
-    hz = lambda m: 700.0 * (10.0 ** (m / 2595.0) - 1.0)  # noqa: E731
-    edges = hz(np.linspace(0.0, mel(sample_rate / 2), n_mels + 2))
-    freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    up = (freqs[None] - lo) / np.maximum(mid - lo, 1e-9)
-    down = (hi - freqs[None]) / np.maximum(hi - mid, 1e-9)
-    return np.clip(np.minimum(up, down), 0.0, None).astype(np.float32)
-
-
-def log_mel(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, n_mels: int = N_MELS) -> np.ndarray:
-    """``log(1e-6 + mel power)`` of a 16 kHz waveform: Hann-windowed frames every ``hop``
-    samples, zero-padded by ``n_fft // 2`` at both ends (``torch.stft(center=True)``'s framing
-    with constant padding), power spectrum through :func:`mel_filterbank`.
-
-    Shapes:
-        x: ``[S]`` -> ``[n_mels, 1 + S // hop]``.
-    """
-    pad = np.pad(np.asarray(x, np.float32), n_fft // 2)
-    n_frames = 1 + (len(pad) - n_fft) // hop
-    idx = np.arange(n_fft)[None] + hop * np.arange(n_frames)[:, None]
-    win = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic, as torch.hann_window
-    power = np.abs(np.fft.rfft(pad[idx] * win, axis=1)) ** 2
-    return np.log(1e-6 + mel_filterbank(n_fft, n_mels) @ power.T).astype(np.float32)
-
-
-# -- descriptors ------------------------------------------------------------------------------
-
-
-def _blocks(img: np.ndarray, k: int) -> np.ndarray:
-    """Mean over a ``k x k`` grid of blocks: ``[C, H, W]`` -> ``[C, k, k]``."""
-    c, h, w = img.shape
-    return img.reshape(c, k, h // k, k, w // k).mean(axis=(2, 4))
-
-
-def poster_descriptor(poster: np.ndarray) -> np.ndarray:
-    """8x8 RGB thumbnail and 8-bin histogram per channel of a :func:`poster_array`."""
-    hist = [np.histogram(ch, bins=8, range=(0.0, 1.0))[0] / ch.size for ch in poster]
-    return np.concatenate([_blocks(poster, 8).ravel(), np.concatenate(hist)]).astype(np.float32)
-
-
-def clip_descriptor(clip: np.ndarray) -> np.ndarray:
-    """Mean-frame 4x4 RGB thumbnail and 4x4 motion energy of a :func:`clip_array`."""
-    mean_frame = clip.mean(axis=1)
-    motion = np.abs(np.diff(clip.mean(axis=0), axis=0)).mean(axis=0)[None]
-    return np.concatenate([_blocks(mean_frame, 4).ravel(), _blocks(motion, 4).ravel()]).astype(
-        np.float32
-    )
-
-
-def audio_descriptor(wave_: np.ndarray) -> np.ndarray:
-    """Mean and standard deviation over time of each log-mel band."""
-    m = log_mel(wave_)
-    return np.concatenate([m.mean(axis=1), m.std(axis=1)]).astype(np.float32)
-
-
-# -- finding the files ----------------------------------------------------------------------
-
-
-@dataclass
-class MediaFiles:
-    """The media files of one video (each ``None`` when absent)."""
-
-    video: str
-    poster: Path | None = None
-    clip: Path | None = None
-    audio: Path | None = None
-    description: Path | None = None
-
-
-def _one_of(folder: Path, names: tuple[str, ...], what: str) -> Path | None:
-    found = [folder / n for n in names if (folder / n).is_file()]
-    if len(found) > 1:
-        raise IngestError(
-            _rel(found[1]), f"two {what}s for one video ({found[0].name} and {found[1].name})"
-        )
-    return found[0] if found else None
-
-
-def scan_media(root: Path, videos: pd.Index | None = None) -> dict[str, MediaFiles]:
-    """The media of each video folder under ``root/media`` (or ``root`` itself when it has no
-    ``media`` folder), by video id.
-
-    Args:
-        root: the dataset folder.
-        videos: the known video ids; a folder outside them is an error (default: None, any).
-
-    Raises:
-        IngestError: an unknown video folder, or two posters / clips in one folder.
-    """
-    base = root / MEDIA_DIR if (root / MEDIA_DIR).is_dir() else root
-    out: dict[str, MediaFiles] = {}
-    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-        vid = folder.name
-        if videos is not None and vid not in videos:
-            raise IngestError(f"{MEDIA_DIR}/{vid}", f"unknown video {vid!r} (not in videos.csv)")
-        desc = folder / DESCRIPTION_FILE
-        out[vid] = MediaFiles(
-            video=vid,
-            poster=_one_of(folder, POSTER_FILES, "poster"),
-            clip=_one_of(folder, CLIP_FILES, "clip"),
-            audio=folder / AUDIO_FILE if (folder / AUDIO_FILE).is_file() else None,
-            description=desc if desc.is_file() else None,
-        )
-    return out
+# the decoders and the folder scan, raising IngestError (kgrec.media's docstrings say more)
+poster_array = _ingest_errors(media.poster_array)
+audio_array = _ingest_errors(media.audio_array)
+clip_array = _ingest_errors(media.clip_array)
+scan_media = _ingest_errors(media.scan_media)
 
 
 # -- the loader -----------------------------------------------------------------------------
@@ -363,9 +163,12 @@ def load_rawmedia(path: Path, *, embed: bool = True) -> GraphData:
         g.nodes.append(_acoustic(path, has[model.ACOUSTIC], g))
     if embed and model.TEXTUAL not in given:
         texts = [
-            _video_text(t, gs, ts)
+            video_text(t, gs, ts)
             for t, gs, ts in zip(
-                vt.frame["title"], _multi(vt, "genre"), _multi(vt, "tags", tag=True), strict=True
+                vt.frame["title"],
+                multi_values(vt, "genre"),
+                multi_values(vt, "tags", tag=True),
+                strict=True,
             )
         ]
         for k, vid in enumerate(vids):
@@ -418,4 +221,4 @@ def _acoustic(root: Path, items: list[MediaFiles], g: GraphData) -> NodeSet:
 
 
 def _description(p: Path) -> str:
-    return " ".join(read_text(p, name=_rel(p)).split())
+    return " ".join(read_text(p, name=media.media_name(p)).split())

@@ -3,9 +3,10 @@ spectrogram and a CNN for audio, a 3D CNN over sampled frames for clips; and the
 tensors they read (:class:`ItemMedia`, from the raw-media layout of ``docs/rawmedia_format.md``).
 
 Everything is plain ``torch``: the mel spectrogram is ``torch.stft`` through the triangular
-filterbank of :func:`kg_ingest.rawmedia.mel_filterbank` (no torchaudio), and the arrays are
-decoded by :mod:`kg_ingest.rawmedia` (Pillow and the standard library's ``wave``), so the model
-trains on exactly the fixed-size arrays whose descriptors the ingest writes to the graph.
+filterbank of :func:`kgrec.media.mel_filterbank` (no torchaudio), and the arrays are decoded by
+:mod:`kgrec.media` (Pillow and the standard library's ``wave``), as the raw-media loader
+(:mod:`kg_ingest.rawmedia`) decodes them, so the model trains on exactly the fixed-size arrays
+whose descriptors the ingest writes to the graph.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from kg_ingest import rawmedia
+from kgrec import media
 
 
 class MelSpectrogram(nn.Module):
     """``log(1e-6 + mel power)`` of 16 kHz waveforms, the same numbers as
-    :func:`kg_ingest.rawmedia.log_mel`.
+    :func:`kgrec.media.log_mel`.
 
     Args:
         n_fft: FFT size (default: 512).
@@ -39,15 +40,15 @@ class MelSpectrogram(nn.Module):
 
     def __init__(
         self,
-        n_fft: int = rawmedia.N_FFT,
-        hop: int = rawmedia.HOP,
-        n_mels: int = rawmedia.N_MELS,
-        sample_rate: int = rawmedia.SAMPLE_RATE,
+        n_fft: int = media.N_FFT,
+        hop: int = media.HOP,
+        n_mels: int = media.N_MELS,
+        sample_rate: int = media.SAMPLE_RATE,
     ) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
-        fb = rawmedia.mel_filterbank(n_fft, n_mels, sample_rate)
+        fb = media.mel_filterbank(n_fft, n_mels, sample_rate)
         self.register_buffer("fbank", torch.from_numpy(fb), persistent=False)
 
     def forward(self, wave: Tensor) -> Tensor:
@@ -182,24 +183,25 @@ def load_item_media(root: str | Path, item_ids: list[str]) -> ItemMedia:
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
-        kg_ingest.IngestError: a media file is malformed.
+        kgrec.media.MediaError: a media file is malformed (or two posters / clips in one
+            folder).
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"media folder {root} does not exist")
     index = {str(k): i for i, k in enumerate(item_ids)}
-    found = {v: m for v, m in rawmedia.scan_media(root).items() if v in index}
+    found = {v: m for v, m in media.scan_media(root).items() if v in index}
     posters: list[tuple[int, np.ndarray]] = []
     audio: list[tuple[int, np.ndarray]] = []
     clips: list[tuple[int, np.ndarray]] = []
     for vid, m in found.items():
         i = index[vid]
         if m.poster is not None:
-            posters.append((i, rawmedia.poster_array(m.poster)))
+            posters.append((i, media.poster_array(m.poster)))
         if m.audio is not None:
-            audio.append((i, rawmedia.audio_array(m.audio)[0]))
+            audio.append((i, media.audio_array(m.audio)[0]))
         if m.clip is not None:
-            clips.append((i, rawmedia.clip_array(m.clip)[0]))
+            clips.append((i, media.clip_array(m.clip)[0]))
 
     def stack(rows: list[tuple[int, np.ndarray]], shape: tuple[int, ...]) -> tuple[Tensor, Tensor]:
         rows.sort(key=lambda r: r[0])
@@ -207,8 +209,8 @@ def load_item_media(root: str | Path, item_ids: list[str]) -> ItemMedia:
         x = np.stack([r[1] for r in rows]) if rows else np.zeros((0, *shape), np.float32)
         return ids, torch.from_numpy(x.astype(np.float32))
 
-    s, f = rawmedia.IMAGE_SIZE, rawmedia.CLIP_FRAMES
-    n_samples = int(round(rawmedia.SAMPLE_RATE * rawmedia.AUDIO_SECONDS))
+    s, f = media.IMAGE_SIZE, media.CLIP_FRAMES
+    n_samples = int(round(media.SAMPLE_RATE * media.AUDIO_SECONDS))
     pi, px = stack(posters, (3, s, s))
     ai, ax = stack(audio, (n_samples,))
     ci, cx = stack(clips, (3, f, s, s))

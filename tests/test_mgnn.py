@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from kg_ingest import rawmedia
+from kgrec import media as rawmedia
 from recommend.data import KGTriples, RecData
 from recommend.media import AudioCNN, ClipCNN3D, MelSpectrogram, PosterCNN, load_item_media
 from recommend.models import ModelConfig, build
