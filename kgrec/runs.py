@@ -16,6 +16,7 @@ no database. :func:`seed_everything` is the one seeding function both trainers c
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import re
@@ -38,17 +39,36 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 # -- values and files --------------------------------------------------------------------------
 
 
-def jsonsafe(v: Any) -> Any:
+def jsonsafe(v: Any, *, finite: bool = False, str_keys: bool = False, unwrap: bool = False) -> Any:
     """``v`` as JSON carries it: dicts and lists (tuples) recursively, ``str``, ``int``,
     ``float``, ``bool`` and ``None`` as they are, anything else (numpy integers, paths, …) its
-    ``str``; ``json.dumps(jsonsafe(v))`` is ``json.dumps(v, default=str)``."""
-    if isinstance(v, dict):
-        return {k: jsonsafe(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [jsonsafe(x) for x in v]
-    if isinstance(v, str | int | float | bool) or v is None:
-        return v
-    return str(v)
+    ``str``; ``json.dumps(jsonsafe(v))`` is ``json.dumps(v, default=str)``.
+
+    The one JSON-safe value helper (run files, ``kgrec query``'s output, the API's answers).
+
+    Args:
+        finite: NaN and ±inf become ``None`` (JSON has no such numbers; the API's answers).
+        str_keys: dict keys become their ``str``.
+        unwrap: anything with a dict ``properties`` (the drivers' nodes, relationships) becomes
+            that dict (a query's result values).
+    """
+
+    def safe(v: Any) -> Any:
+        if isinstance(v, float):
+            return None if finite and not math.isfinite(v) else v
+        if isinstance(v, str | int | bool) or v is None:
+            return v
+        if isinstance(v, dict):
+            return {(str(k) if str_keys else k): safe(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [safe(x) for x in v]
+        if unwrap:
+            props = getattr(v, "properties", None)  # nodes, relationships from the drivers
+            if isinstance(props, dict):
+                return safe(props)
+        return str(v)
+
+    return safe(v)
 
 
 def write_json(path: Path, obj: Any) -> None:

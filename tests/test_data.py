@@ -9,14 +9,8 @@ import pandas as pd
 import pytest
 
 from kg_store.export import GraphExport
-from recommend.data import (
-    Split,
-    build_recdata,
-    load_export,
-    make_split,
-    save_export,
-    split_random,
-)
+from recommend.data import build_recdata, load_export, save_export
+from recommend.split import Split, make_split, split_random
 
 
 def _keys(p: np.ndarray) -> set[tuple[int, int]]:

@@ -12,12 +12,14 @@ import torch
 from torch import Tensor, nn
 
 from kg_store.export import GraphExport
-from recommend.data import RecData, build_recdata, make_split
+from recommend.config import TrainConfig, configs_for
+from recommend.data import RecData, build_recdata
 from recommend.metrics import evaluate
 from recommend.models.base import REGISTRY, ModelConfig, Recommender, register
 from recommend.runs import find_run, list_runs
 from recommend.sampling import BPRSampler, TripleSampler
-from recommend.train import TrainConfig, Trainer, seed_everything, start_run, train_run
+from recommend.split import make_split
+from recommend.train import Trainer, seed_everything, start_run, train_run
 
 
 class TinyMF(Recommender):
@@ -180,8 +182,6 @@ def test_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
 
 
 def test_configs_for_layers_model_defaults_under_explicit_values(monkeypatch) -> None:
-    from recommend.train import configs_for
-
     cls = REGISTRY["bprmf"]
     monkeypatch.setattr(
         cls, "defaults", {"lr": 5e-3, "n_neg": 4, "l2": 1e-3, "extra": {"a": 1}}, raising=False

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Path
 from api.deps import GraphDep, OptionalServiceDep
 from api.schemas import INVALID, Attribute, Item, error_responses
 from kg_store import GraphStore
+from kgrec.runs import jsonsafe
 from recommend.explain import UnknownEntity
 
 router = APIRouter(prefix="/items", tags=["items"])
@@ -16,11 +17,7 @@ router = APIRouter(prefix="/items", tags=["items"])
 
 def _plain(v: Any) -> Any:
     """JSON-safe property values (vectors and odd driver types become lists / strings)."""
-    if isinstance(v, str | int | float | bool) or v is None:
-        return v
-    if isinstance(v, list | tuple):
-        return [_plain(x) for x in v]
-    return str(v)
+    return jsonsafe(v)
 
 
 @router.get(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path
@@ -19,23 +18,14 @@ from api.schemas import (
     error_responses,
 )
 from kg_store import GraphStore, QueryError, library, library_names
+from kgrec.runs import jsonsafe
 
 router = APIRouter(prefix="/queries", tags=["queries"])
 
 
 def _plain(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, str | int | float | bool) or v is None:
-        return v
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_plain(x) for x in v]
-    props = getattr(v, "properties", None)  # nodes, relationships, paths from the drivers
-    if isinstance(props, dict):
-        return _plain(props)
-    return str(v)
+    """JSON-safe query values: NaN/inf as null, the drivers' nodes as their properties."""
+    return jsonsafe(v, finite=True, str_keys=True, unwrap=True)
 
 
 @router.get("", operation_id="listQueries", response_model=QueryList)

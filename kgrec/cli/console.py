@@ -96,15 +96,8 @@ def progress(*, transient: bool = False) -> Progress:
 
 # -- values ------------------------------------------------------------------------------------
 def jsonable(v: Any) -> Any:
-    """A query result value as JSON can carry it: nodes, relationships and paths from the
-    drivers become their properties, anything else unknown its ``str``."""
-    if isinstance(v, dict):
-        return {k: jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [jsonable(x) for x in v]
-    if isinstance(v, str | int | float | bool) or v is None:
-        return v
-    for attr in ("properties",):  # nodes / edges / paths from the drivers
-        if hasattr(v, attr):
-            return jsonable(getattr(v, attr))
-    return str(v)
+    """A query result value as JSON can carry it: :func:`kgrec.runs.jsonsafe` with nodes and
+    relationships from the drivers becoming their properties."""
+    from kgrec.runs import jsonsafe  # here: kgrec.runs loads torch, every command loads this
+
+    return jsonsafe(v, unwrap=True)
