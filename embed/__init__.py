@@ -9,8 +9,7 @@ function is ``embed.evaluate.evaluate`` (``embed.evaluate`` is its module).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from kgrec.lazy import lazy_exports
 
 _EXPORTS = {
     "REGISTRY": "embed.base",
@@ -25,14 +24,8 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'embed' has no attribute {name!r}")
-    importlib.import_module("embed.transe")  # register the models
-    importlib.import_module("embed.transr")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+# asking for any name registers the models first
+__getattr__ = lazy_exports(__name__, _EXPORTS, first=("embed.transe", "embed.transr"))
 
 
 __all__ = sorted(_EXPORTS)

@@ -7,10 +7,10 @@ registry and :class:`IngestError`) must not pay for.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kg_ingest.errors import IngestError
+from kgrec.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from kg_ingest.kgat import load_kgat
@@ -29,12 +29,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'kg_ingest' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

@@ -123,6 +123,20 @@ def multi_values(t: Table, col: str, tag: bool = False) -> list[list[str]]:
     return vals
 
 
+def video_texts(vt: Table) -> list[str]:
+    """:func:`video_text` of every row of a micro-video ``videos.csv`` table (its ``title``,
+    ``genre`` and ``tags`` columns)."""
+    return [
+        video_text(t, gs, ts)
+        for t, gs, ts in zip(
+            vt.frame["title"],
+            multi_values(vt, "genre"),
+            multi_values(vt, "tags", tag=True),
+            strict=True,
+        )
+    ]
+
+
 def video_text(title: str, genres: list[str], tags: list[str]) -> str:
     """The text embedded for a micro-video: ``"<title>. Genres: a, b. Tags: c."``."""
     parts = [str(title).strip()]

@@ -52,7 +52,7 @@ from kg_ingest._common import (
     modality,
     multi_values,
     textual,
-    video_text,
+    video_texts,
 )
 from kg_ingest.csvio import Table, read_csv, read_text, require_file, text_lines
 from kg_ingest.errors import IngestError
@@ -109,15 +109,7 @@ def load_microvideo(path: Path, *, embed: bool = True) -> GraphData:
             g.rels.append(rels)
             have_text |= label == model.TEXTUAL
     if embed and not have_text:
-        texts = [
-            video_text(t, gs, ts)
-            for t, gs, ts in zip(
-                vt.frame["title"],
-                multi_values(vt, "genre"),
-                multi_values(vt, "tags", tag=True),
-                strict=True,
-            )
-        ]
+        texts = video_texts(vt)
         nodes, rels = textual(videos, texts)
         g.nodes.append(nodes)
         g.rels.append(rels)

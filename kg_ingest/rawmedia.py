@@ -53,7 +53,7 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 import pandas as pd
 
-from kg_ingest._common import ingest_error, modality, multi_values, textual, video_text
+from kg_ingest._common import ingest_error, modality, textual, video_texts
 from kg_ingest.csvio import read_csv, read_text, require_file
 from kg_ingest.errors import IngestError
 from kg_ingest.microvideo import MODALITY_FILES, load_microvideo
@@ -162,15 +162,7 @@ def load_rawmedia(path: Path, *, embed: bool = True) -> GraphData:
     if has[model.ACOUSTIC]:
         g.nodes.append(_acoustic(path, has[model.ACOUSTIC], g))
     if embed and model.TEXTUAL not in given:
-        texts = [
-            video_text(t, gs, ts)
-            for t, gs, ts in zip(
-                vt.frame["title"],
-                multi_values(vt, "genre"),
-                multi_values(vt, "tags", tag=True),
-                strict=True,
-            )
-        ]
+        texts = video_texts(vt)
         for k, vid in enumerate(vids):
             m = media.get(vid)
             if m is not None and m.description is not None:

@@ -105,7 +105,8 @@ def test_listed_exceptions_still_exist() -> None:
 
 
 @pytest.mark.parametrize(
-    "package", ["kgrec.settings", "kgrec.schema", "kgrec.device", "kgrec.runs", "kgrec.media"]
+    "package",
+    ["kgrec.settings", "kgrec.schema", "kgrec.device", "kgrec.runs", "kgrec.media", "kgrec.lazy"],
 )
 def test_ground_floor_imports_nothing_of_ours(package: str) -> None:
     path = ROOT / (package.replace(".", "/") + ".py")

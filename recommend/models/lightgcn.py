@@ -6,12 +6,17 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recommend.data import RecData
 from recommend.models.base import ModelConfig, Recommender, register
-from recommend.models.losses import CFObjectiveOptions, bpr_loss, cf_objective, softmax_objective
+from recommend.models.losses import (
+    CFObjectiveOptions,
+    cf_objective,
+    inner_product_bpr,
+    scored_vectors,
+    softmax_objective,
+)
 from recommend.models.sparse import spmm, sym_norm_adj
 
 
@@ -82,25 +87,14 @@ class LightGCN(Recommender):
             )
             loss = softmax_objective(self.cf_objective, u, iv, pos, neg, self.tau)
             return loss + self.config.l2 * reg
-        p = iv[pos]
-        n = iv[neg]
-        s_pos = (u * p).sum(-1)
-        s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
-        ego = self.emb.weight
-        reg = (
-            ego[users].pow(2).sum()
-            + ego[pos + self.n_users].pow(2).sum()
-            + ego[neg + self.n_users].pow(2).sum()
-        ) / (2 * users.numel())
-        return bpr_loss(s_pos, s_neg) + self.config.l2 * reg
+        return inner_product_bpr(
+            uv, iv, self.emb.weight, self.n_users, users, pos, neg, self.config.l2
+        )
 
     def scoring_representation(self) -> tuple[Tensor, Tensor]:
         """:meth:`propagate`'s user and item embeddings, unit length under a softmax objective
         (which trains cosine scores). Shapes: ``([n_users, dim], [n_items, dim])``."""
-        uv, iv = self.propagate()
-        if self.cf_objective != "bpr":
-            uv, iv = F.normalize(uv, dim=-1), F.normalize(iv, dim=-1)
-        return uv, iv
+        return scored_vectors(self.cf_objective, *self.propagate())
 
     def scoring_vectors(self) -> tuple[Tensor, Tensor]:
         """:meth:`scoring_representation` (the score is their inner product)."""

@@ -58,6 +58,38 @@ def cf_objective(model: str, options: CFObjectiveOptions) -> tuple[str, float]:
 CF_LOSSES = ("bpr", "softmax", "sampled_softmax")
 
 
+def inner_product_bpr(
+    uv: Tensor, iv: Tensor, ego: Tensor, n_users: int,
+    users: Tensor, pos: Tensor, neg: Tensor, l2: float,
+) -> Tensor:  # fmt: skip
+    """BPR on inner products of propagated vectors, plus the L2 term on the layer-0 embeddings
+    of the batch (LightGCN's eq. 15; LUDP reuses it).
+
+    Args:
+        uv: user vectors ``[n_users, D]``; iv: item vectors ``[n_items, D]``.
+        ego: the layer-0 table ``[n_users + n_items, D]``, users first.
+        users, pos: ``[B]``; neg: ``[B]`` or ``[B, S]`` (S negatives per row).
+        l2: weight of the L2 term, which is divided by ``2B``.
+    """
+    u, p, n = uv[users], iv[pos], iv[neg]
+    s_pos = (u * p).sum(-1)
+    s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
+    reg = (
+        ego[users].pow(2).sum()
+        + ego[pos + n_users].pow(2).sum()
+        + ego[neg + n_users].pow(2).sum()
+    ) / (2 * users.numel())
+    return bpr_loss(s_pos, s_neg) + l2 * reg
+
+
+def scored_vectors(kind: str, uv: Tensor, iv: Tensor) -> tuple[Tensor, Tensor]:
+    """The vectors whose inner product is the score: as they are under BPR, unit length under
+    a softmax objective (which trains cosine scores)."""
+    if kind != "bpr":
+        uv, iv = F.normalize(uv, dim=-1), F.normalize(iv, dim=-1)
+    return uv, iv
+
+
 def softmax_objective(
     kind: str, users: Tensor, items: Tensor, pos: Tensor, neg: Tensor, tau: float
 ) -> Tensor:

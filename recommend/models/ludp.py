@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from recommend.data import RecData
 from recommend.knn import knn_graph
 from recommend.models.base import ModelConfig, ModelOptions, Recommender, option, register
-from recommend.models.losses import bpr_loss
+from recommend.models.losses import inner_product_bpr
 from recommend.models.sparse import sparse_adj, spmm, sym_norm_adj
 
 
@@ -283,16 +283,9 @@ class LUDP(Recommender):
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         self.forget_scoring()
         uv, iv = self.propagate()
-        u, p, n = uv[users], iv[pos], iv[neg]
-        s_pos = (u * p).sum(-1)
-        s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
-        ego = self.emb.weight
-        reg = (
-            ego[users].pow(2).sum()
-            + ego[pos + self.n_users].pow(2).sum()
-            + ego[neg + self.n_users].pow(2).sum()
-        ) / (2 * users.numel())
-        return bpr_loss(s_pos, s_neg) + self.config.l2 * reg
+        return inner_product_bpr(
+            uv, iv, self.emb.weight, self.n_users, users, pos, neg, self.config.l2
+        )
 
     def extra_repr(self) -> str:
         return (

@@ -9,14 +9,19 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recommend.data import KGTriples, RecData
 from recommend.models.base import ModelConfig, Recommender, option, register
 from recommend.models.encoder import CKGEncoder, LayerAttention
 from recommend.models.graph import Triples, collab_graph
-from recommend.models.losses import CFObjectiveOptions, bpr_loss, cf_objective, softmax_objective
+from recommend.models.losses import (
+    CFObjectiveOptions,
+    bpr_loss,
+    cf_objective,
+    scored_vectors,
+    softmax_objective,
+)
 
 
 @dataclass(frozen=True)
@@ -291,10 +296,7 @@ class MMKGAT(Recommender):
     def scoring_representation(self) -> tuple[Tensor, Tensor]:
         """User and item vectors whose inner product is the score: :meth:`propagate`'s, unit
         length under the softmax objective (which trains cosine scores)."""
-        uv, iv = self.propagate()
-        if self.cf_objective != "bpr":
-            uv, iv = F.normalize(uv, dim=-1), F.normalize(iv, dim=-1)
-        return uv, iv
+        return scored_vectors(self.cf_objective, *self.propagate())
 
     def scoring_vectors(self) -> tuple[Tensor, Tensor]:
         """:meth:`scoring_representation` (the score is their inner product)."""
