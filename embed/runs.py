@@ -27,7 +27,17 @@ from embed.base import KGEConfig, KGEModel, build
 from embed.evaluate import evaluate
 from embed.train import EpochCallback, TrainConfig, Trainer, resolve_device
 from embed.triples import TripleSet, split_triples
-from kgrec.runs import CONFIG, LAST, METRICS, RESULT, RunDir, new_run_dir, seed_everything
+from kgrec.runs import (
+    CONFIG,
+    LAST,
+    METRICS,
+    RESULT,
+    RunDir,
+    TrainingInterrupted,
+    new_run_dir,
+    seed_everything,
+    sigint_stops,
+)
 from kgrec.runs import save_checkpoint as _save
 from kgrec.runs import write_json as _write_json
 
@@ -136,6 +146,12 @@ def train_run(
 
     Returns:
         the result: test metrics (``mrr``, ``mr``, ``hits@1/3/10``), epochs, seconds.
+
+    Raises:
+        TrainingInterrupted: at a SIGINT, checked before each batch and each epoch (a second
+            SIGINT kills the process). The epoch under way is discarded; ``last.pt`` holds the
+            last finished epoch where the interruption came between epochs, else the last
+            checkpoint (a new run writes one of epoch 0 first), and a resume reruns from it.
     """
     cfg = run.config
     tcfg = run.train_config(overrides)
@@ -157,19 +173,29 @@ def train_run(
         run.write_history([r for r in run.history() if r["epoch"] <= trainer.epoch])
     else:
         run.clear_history()
+        _save(trainer.state(), run.path / LAST)  # epoch 0: an interruption resumes here
+    saved = trainer.epoch
     t_train = sum(r["train_s"] for r in run.history())
-    while trainer.epoch < tcfg.epochs:
-        rec: dict[str, Any] = trainer.run_epoch()
-        t_train += rec["train_s"]
-        if tcfg.eval_every and trainer.epoch % tcfg.eval_every == 0 and len(valid):
-            rec.update({f"valid_{k}": v for k, v in evaluate(model, valid, known).items()})
-        run.append_history(rec)
-        if trainer.epoch % tcfg.checkpoint_every == 0 or trainer.epoch == tcfg.epochs:
-            _save(trainer.state(), run.path / LAST)
-        if on_epoch:
-            on_epoch(rec)
-    if not (run.path / LAST).is_file():
-        _save(trainer.state(), run.path / LAST)
+    with sigint_stops() as stop:
+        try:
+            while trainer.epoch < tcfg.epochs:
+                if stop.requested:  # between epochs: the state is exact, keep it
+                    if trainer.epoch != saved:
+                        _save(trainer.state(), run.path / LAST)
+                        saved = trainer.epoch
+                    stop.check()
+                rec: dict[str, Any] = trainer.run_epoch(stop.check)
+                t_train += rec["train_s"]
+                if tcfg.eval_every and trainer.epoch % tcfg.eval_every == 0 and len(valid):
+                    rec.update({f"valid_{k}": v for k, v in evaluate(model, valid, known).items()})
+                run.append_history(rec)
+                if trainer.epoch % tcfg.checkpoint_every == 0 or trainer.epoch == tcfg.epochs:
+                    _save(trainer.state(), run.path / LAST)
+                    saved = trainer.epoch
+                if on_epoch:
+                    on_epoch(rec)
+        except TrainingInterrupted as e:
+            raise TrainingInterrupted(run.path, saved) from e
     t0 = time.perf_counter()
     metrics = evaluate(model, test, known) if len(test) else {}
     result = {

@@ -102,8 +102,13 @@ class Trainer:
         self.generator.manual_seed(config.seed)
         self.epoch = 0
 
-    def run_epoch(self) -> dict[str, float]:
-        """One pass over the training triples; returns the mean loss and the seconds taken."""
+    def run_epoch(self, check: Callable[[], None] | None = None) -> dict[str, float]:
+        """One pass over the training triples; returns the mean loss and the seconds taken.
+
+        Args:
+            check: called before each batch; what it raises (e.g. at a Ctrl-C) leaves the
+                epoch unfinished (default: None).
+        """
         cfg, model, gen = self.config, self.model, self.generator
         model.train()
         t0 = time.perf_counter()
@@ -111,6 +116,8 @@ class Trainer:
         perm = torch.randperm(n, device=self.device, generator=gen)
         total = torch.zeros((), device=self.device)
         for start in range(0, n, cfg.batch_size):
+            if check is not None:
+                check()
             pos = self.train[perm[start : start + cfg.batch_size]]
             neg_h, neg_t = self.sampler.sample(pos, gen)
             h = torch.cat([pos[:, 0:1], neg_h], dim=1)

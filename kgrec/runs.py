@@ -20,9 +20,14 @@ import math
 import os
 import random
 import re
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -102,6 +107,55 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+# -- Ctrl-C --------------------------------------------------------------------------------------
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped at a SIGINT. ``path`` (the run directory, None without one) holds a
+    ``last.pt`` of ``epoch`` finished epochs to resume from. A ``KeyboardInterrupt``, so that
+    ``except Exception`` does not swallow it."""
+
+    def __init__(self, path: Path | None = None, epoch: int = 0) -> None:
+        super().__init__(f"interrupted after epoch {epoch}")
+        self.path = path
+        self.epoch = epoch
+
+
+class StopFlag:
+    """Set by the first SIGINT while :func:`sigint_stops` is active; trainers call
+    :meth:`check` between batches and evaluation batches."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def check(self) -> None:
+        """Raise :class:`TrainingInterrupted` once a stop was requested."""
+        if self.requested:
+            raise TrainingInterrupted()
+
+
+@contextmanager
+def sigint_stops() -> Iterator[StopFlag]:
+    """For the duration of training: the first SIGINT only sets the yielded flag (and puts
+    back the default action, so a second one kills the process at once); the previous handler
+    is restored on leaving. Off the main thread (where Python cannot handle signals) the flag
+    is never set."""
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        flag.requested = True
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 # -- run directories ---------------------------------------------------------------------------

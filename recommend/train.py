@@ -10,6 +10,12 @@ Recall@20 and the best weights are tested.
 Checkpoints hold the model, the optimizer, the epoch and every RNG state (the samplers' own
 generator, torch, numpy, Python), so a resumed run continues exactly where the interrupted one
 stopped: on CPU, the same seed gives the same numbers with or without an interruption.
+
+Ctrl-C (SIGINT) during :meth:`Trainer.fit` stops at the next training batch or evaluation
+batch and raises :class:`kgrec.runs.TrainingInterrupted`; a second one kills the process. The
+epoch under way is discarded: ``last.pt`` stays the checkpoint of the last finished epoch (a
+new run writes one of epoch 0 before training), so ``--resume`` reruns the interrupted epoch
+from exactly the state it began with.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ import torch
 
 from kg_store.export import GraphExport
 from kgrec.device import resolve_device
+from kgrec.runs import StopFlag, TrainingInterrupted, seed_everything, sigint_stops
 from kgrec.runs import save_checkpoint as _save
-from kgrec.runs import seed_everything
 from recommend.config import TrainConfig
 from recommend.config import configs_for as configs_for
 from recommend.data import RecData, build_recdata, load_export, save_export
@@ -140,6 +146,8 @@ class Trainer:
         self.bad = 0
         self.history: list[dict[str, Any]] = []
         self._best_state: dict[str, torch.Tensor] | None = None  # best weights without run_dir
+        self._stop = StopFlag()  # replaced by fit's for the duration of training
+        self._saved = 0  # the epoch of run_dir/last.pt
 
     # -- one epoch ----------------------------------------------------------------------------
     def _step(self, loss: torch.Tensor) -> float:
@@ -159,6 +167,7 @@ class Trainer:
             return out
         total, n = 0.0, 0
         for users, pos, neg in self.bpr.epoch(cfg.batch_size, cfg.n_neg):
+            self._stop.check()
             loss = self.model.cf_loss(users.to(dev), pos.to(dev), neg.to(dev))
             total += self._step(loss) * len(users)
             n += len(users)
@@ -166,6 +175,7 @@ class Trainer:
         for name, sampler in self.kg_samplers.items():
             total, n = 0.0, 0
             for h, r, t, t_neg in sampler.epoch(cfg.kg_batch_size):
+                self._stop.check()
                 loss = self.model.kg_loss(name, h.to(dev), r.to(dev), t.to(dev), t_neg.to(dev))
                 total += self._step(loss) * len(h)
                 n += len(h)
@@ -178,7 +188,13 @@ class Trainer:
     def evaluate(self, evaluator: Evaluator) -> dict[str, float]:
         self.model.eval()
         self.model.prepare_scoring()
-        return evaluator(self.model.score_all, self.device)
+        stop, score_all = self._stop, self.model.score_all
+
+        def score(users: torch.Tensor) -> torch.Tensor:
+            stop.check()  # between user batches
+            return score_all(users)
+
+        return evaluator(score, self.device)
 
     # -- checkpoints --------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -227,15 +243,33 @@ class Trainer:
 
         Args:
             resume: continue from ``run_dir/last.pt`` (default: False).
+
+        Raises:
+            TrainingInterrupted: at a SIGINT (see the module's docstring), with the run
+                directory and the epoch ``last.pt`` holds.
         """
-        cfg = self.config
         if resume:
             if self.run_dir is None or not (self.run_dir / LAST).exists():
                 raise FileNotFoundError("nothing to resume: the run has no last.pt")
             self.load_state(torch.load(self.run_dir / LAST, map_location="cpu",
                                        weights_only=False))  # fmt: skip
+        elif self.run_dir is not None:
+            _save(self.state(), self.run_dir / LAST)  # epoch 0: an interruption resumes here
+        self._saved = self.epoch
+        with sigint_stops() as stop:
+            self._stop = stop
+            try:
+                return self._fit()
+            except TrainingInterrupted as e:
+                raise TrainingInterrupted(self.run_dir, self._saved) from e
+            finally:
+                self._stop = StopFlag()
+
+    def _fit(self) -> FitResult:
+        cfg = self.config
         has_valid = len(self.data.valid) > 0
         while self.epoch < cfg.epochs and self.bad < cfg.patience:
+            self._stop.check()
             t0 = time.perf_counter()
             record: dict[str, Any] = {"epoch": self.epoch + 1, **self.train_epoch()}
             record["train_s"] = time.perf_counter() - t0
@@ -266,6 +300,7 @@ class Trainer:
             if self.run_dir is not None:
                 self._write_metrics()
                 _save(self.state(), self.run_dir / LAST)
+                self._saved = self.epoch
             if self.on_epoch:
                 self.on_epoch(record)
             if self.progress:
@@ -349,6 +384,8 @@ def train_run(
     init: Callable[[Recommender, RecData], None] | None = None,
 ) -> FitResult:
     """Train (or resume) a run created by :func:`start_run`, from its cached export only.
+
+    A SIGINT stops it with :class:`kgrec.runs.TrainingInterrupted` (see :meth:`Trainer.fit`).
 
     Args:
         overrides: TrainConfig fields to change for this invocation (e.g. ``device``,

@@ -77,6 +77,7 @@ def embed(
     from embed.train import TrainConfig
     from embed.triples import from_export
     from kg_store import open_store
+    from kgrec.cli.train import stopped_by_ctrl_c
     from kgrec.settings import get_settings
 
     s = get_settings()
@@ -129,7 +130,9 @@ def embed(
                         line += f"  valid MRR {r['valid_mrr']:.4f}"
                     bar.console.print(line, highlight=False)
 
-            result = train_run(run, resume=bool(resume), on_epoch=on_epoch, overrides=overrides)
+            with stopped_by_ctrl_c("embed", run.name):
+                result = train_run(run, resume=bool(resume), on_epoch=on_epoch,
+                                   overrides=overrides)  # fmt: skip
         written: dict[str, int] = {}
         if write_back:
             store = open_store(s, graph=run.config["graph"])

@@ -9,6 +9,8 @@ go to stderr; with ``--json`` stdout carries exactly one JSON object.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -207,6 +209,10 @@ def train(
             embed_run = find_embed_run(init_from, embeddings_dir(s.home))
         if resume:
             run = find_run(resume, s.runs_dir)
+            if epochs is not None:  # train further (or less) than the run was started with
+                cfg = run.config
+                cfg["train_config"]["epochs"] = epochs
+                run.write_config(cfg)
             err.print(f"resuming {run.path}", highlight=False)
         else:
             if not model:
@@ -257,9 +263,24 @@ def train(
             overrides: dict[str, Any] = {"device": device}
             if threads:
                 overrides["threads"] = threads
-            res = train_run(run, resume=bool(resume), on_epoch=on_epoch, overrides=overrides,
-                            init=init)  # fmt: skip
+            with stopped_by_ctrl_c("train", run.name):
+                res = train_run(run, resume=bool(resume), on_epoch=on_epoch,
+                                overrides=overrides, init=init)  # fmt: skip
     _report(res, run.name, as_json)
+
+
+@contextmanager
+def stopped_by_ctrl_c(command: str, name: str) -> Iterator[None]:
+    """A Ctrl-C that stopped training (``TrainingInterrupted``): one line saying where it
+    stopped and how to resume, exit code 130."""
+    from kgrec.runs import TrainingInterrupted
+
+    try:
+        yield
+    except TrainingInterrupted as e:
+        err.print(f"interrupted: {name} stopped, last.pt holds epoch {e.epoch}; continue "
+                  f"with `kgrec {command} --resume {name}`", highlight=False)  # fmt: skip
+        raise typer.Exit(130) from None
 
 
 def _report(res: FitResult, name: str, as_json: bool) -> None:
