@@ -259,10 +259,14 @@ class FalkorDBStore(GraphStore):
             fcntl.flock(fh, fcntl.LOCK_UN)
             fh.close()
 
-    def staging_graphs(self) -> list[str]:
-        """Staging graphs of this graph (a load in progress, or left by an interrupted one)."""
+    def staging_graphs(self, every: bool = False) -> list[str]:
+        """Staging graphs of this graph, or of ``every`` graph on the server (a load in
+        progress, or left by an interrupted one)."""
         prefix = f"{self.graph}{STAGING}"
-        return sorted(g for g in self.graphs() if g == prefix or g.startswith(prefix + "_"))
+        return sorted(
+            g for g in self.graphs()
+            if (STAGING in g if every else g == prefix or g.startswith(prefix + "_"))
+        )  # fmt: skip
 
     def _drop_stale_staging(self) -> list[str]:
         """Delete staging graphs: under the writer lock no load is running, so they are stale."""

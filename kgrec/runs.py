@@ -31,7 +31,6 @@ from types import FrameType
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-import torch
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -97,6 +96,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def save_checkpoint(obj: Any, path: Path) -> None:
     """``torch.save`` atomically: an interruption leaves the previous checkpoint intact."""
+    import torch  # here: reading and writing run files must not load torch
+
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
@@ -104,6 +105,8 @@ def save_checkpoint(obj: Any, path: Path) -> None:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch (CPU and every CUDA device) once, before a model is built."""
+    import torch
+
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device

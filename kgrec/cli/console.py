@@ -98,6 +98,6 @@ def progress(*, transient: bool = False) -> Progress:
 def jsonable(v: Any) -> Any:
     """A query result value as JSON can carry it: :func:`kgrec.runs.jsonsafe` with nodes and
     relationships from the drivers becoming their properties."""
-    from kgrec.runs import jsonsafe  # here: kgrec.runs loads torch, every command loads this
+    from kgrec.runs import jsonsafe  # here: kgrec.runs loads numpy, every command loads this
 
     return jsonsafe(v, unwrap=True)

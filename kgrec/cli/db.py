@@ -61,8 +61,8 @@ def db_status(as_json: JsonOpt = False) -> None:
             state.update(port=info.port, pid=info.pid)
             with domain_errors():
                 store = FalkorDBStore.for_server(info, s.graph)
-                graphs = sorted(store.db.list_graphs())
-                staging = [g for g in graphs if "__staging" in g]
+                graphs = sorted(store.graphs())
+                staging = store.staging_graphs(every=True)
                 state["graphs"] = [g for g in graphs if g not in staging]
                 # a staging graph is a full copy a load writes into; one that outlived its
                 # load (killed client) is removed by the next write to that graph
