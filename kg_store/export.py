@@ -7,7 +7,14 @@ export saved to a directory (:meth:`GraphExport.save`, :meth:`GraphExport.load`)
     features.npz    per label, the float32 feature matrix
     edges.npz       per relationship type ``e<j>``, its columns ``e<j>.<col>`` (string columns
                     with a ``e<j>.<col>.null`` mask)
-    manifest.json   ``{"version": 1, "edges": [{"key", "rows", "columns"}, ...]}``
+    manifest.json   ``{"version": 1, "edges": [{"key", "rows", "columns"}, ...],
+                    "source_labels": {...}}``
+
+An export made through a dataset spec (:mod:`kgrec.spec`) names its user and item labels by their
+roles, ``User`` and ``Video`` (:mod:`kgrec.schema`), so that every model and the explainer read
+one shape; ``source_labels`` maps those role labels back to the graph's own (``{"User":
+"Customer", "Video": "Movie"}``) for everything a person reads and for Cypher sent back to the
+graph. Labels other than the two roles keep their names.
 """
 
 from __future__ import annotations
@@ -34,14 +41,21 @@ class GraphExport:
         edges: per ``(src_label, type, dst_label)``, a frame with int64 ``src`` and ``dst``
             (contiguous ids of their labels) and one column per relationship property.
         features: per label holding ``vector`` properties, a float32 matrix ``[len(ids), dim]``.
+        source_labels: role label -> the graph's own label, where they differ (see the module
+            docstring); empty for a graph in kgrec's own schema.
     """
 
     ids: dict[str, pd.Index] = field(default_factory=dict)
     edges: dict[EdgeKey, pd.DataFrame] = field(default_factory=dict)
     features: dict[str, np.ndarray] = field(default_factory=dict)
+    source_labels: dict[str, str] = field(default_factory=dict)
 
     def num_nodes(self, label: str) -> int:
         return len(self.ids.get(label, ()))
+
+    def source_label(self, label: str) -> str:
+        """The graph's own name of ``label`` (``Customer`` for the role ``User``)."""
+        return self.source_labels.get(label, label)
 
     def edge_index(self, key: EdgeKey) -> np.ndarray:
         """``[2, E]`` int64 array of one relationship type."""
@@ -84,7 +98,9 @@ class GraphExport:
                     cols.append({"name": str(c), "kind": "num"})
             manifest.append({"key": list(key), "rows": len(f), "columns": cols})
         savez(d / "edges.npz", arrays)
-        (d / "manifest.json").write_text(json.dumps({"version": 1, "edges": manifest}, indent=1))
+        (d / "manifest.json").write_text(json.dumps(
+            {"version": 1, "edges": manifest, "source_labels": self.source_labels}, indent=1
+        ))  # fmt: skip
         return d
 
     @classmethod
@@ -92,7 +108,8 @@ class GraphExport:
         """Read an export written by :meth:`save`."""
         d = Path(directory)
         manifest = json.loads((d / "manifest.json").read_text())
-        out = cls()
+        out = cls(source_labels={str(k): str(v) for k, v in
+                                 manifest.get("source_labels", {}).items()})  # fmt: skip
         with np.load(d / "ids.npz", allow_pickle=False) as z:
             out.ids = {lab: pd.Index(z[lab].astype(object), name=lab) for lab in z.files}
         with np.load(d / "features.npz", allow_pickle=False) as z:
