@@ -103,6 +103,12 @@ def _parse(name: str, path: Path) -> Statement:
     return Statement(name, body, " ".join(doc), tuple(params), path)
 
 
+def parse_file(path: Path) -> Statement:
+    """A statement from an analyst's own ``.cypher`` file (same header format), named by its
+    file name."""
+    return _parse(path.stem, path)
+
+
 @cache
 def load(name: str, dialect: str) -> Statement:
     """The statement ``name`` (e.g. ``overview`` or ``store/merge_nodes``) for ``dialect``."""
