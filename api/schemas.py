@@ -177,6 +177,11 @@ class RunInfo(BaseModel):
     best_epoch: int | None = None
     test: dict[str, float] = Field(default_factory=dict)
     served: bool = False
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="The graph's own labels of the run's roles: {'user': 'Customer', 'item': "
+        "'Movie'} (User and Video in kgrec's own schema), from the run's dataset spec.",
+    )
 
 
 class RunList(BaseModel):

@@ -204,10 +204,12 @@ class GraphStore(ABC):
         *,
         max_rows: int = 1000,
         timeout: float = 30.0,
+        slots: dict[str, str] | None = None,
     ) -> QueryResult:
-        """Run one of the analysts' library queries, read-only and capped."""
+        """Run one of the analysts' library queries, read-only and capped; ``slots`` fill its
+        ``{{label}}``-style slots with checked identifiers (a dataset spec's labels)."""
         st = self.statement(name)
-        text = st.render()
+        text = st.render(**(slots or {}))
         check_read_only(text)
         return self._timed_read(text, st.bind(params or {}), max_rows, timeout)
 

@@ -379,6 +379,20 @@ class _Exporter:
             got.update({str(r[0]): list(r[1]) for r in rows})
         return got
 
+    def names(self, label: str, keys: list[str], prop: str) -> list[list[Any]]:
+        typed = self._typed_keys(label, keys)
+        slots_ = {"label": label, "key": self.spec.key_of(label), "name": prop}
+        return self.store.run("store/spec_names", {"keys": typed}, **slots_).rows
+
+    def _typed_keys(self, label: str, keys: list[str]) -> list[Any]:
+        """Text keys back as the graph holds them: integers where the key property is one."""
+        if label not in self.raw:
+            sample = self.store.run("store/spec_keys", {"after": None, "page": 1}, label=label,
+                                    key=self.spec.key_of(label)).rows  # fmt: skip
+            if sample and not isinstance(sample[0][0], str):
+                self._remember(label, [int(k) for k in keys if k.lstrip("-").isdigit()])
+        return self._raw_keys(label, pd.Index(keys))
+
     def _tick(self, stage: str, done: int, total: int) -> None:
         if self.progress:
             self.progress(stage, done, total)

@@ -4,6 +4,7 @@ schema of its own: customers who watch movies, movies in genres and by directors
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,7 @@ def movie_graph(seed: int = 0, stars_everywhere: bool = True) -> GraphData:
     )  # fmt: skip
 
 
-SPEC = {
+SPEC: dict[str, Any] = {
     "user": {"label": "Customer", "id": "cid"},
     "item": {"label": "Movie", "id": "mid", "name": "title"},
     "interactions": [{"type": "WATCHED", "weight": "stars", "timestamp": "when"}],
@@ -65,12 +66,12 @@ SPEC = {
 }
 
 
-def spec_with(**changes: object) -> dict[str, object]:
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in SPEC.items()}
+def spec_with(**changes: object) -> dict[str, Any]:
+    out: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in SPEC.items()}
     for path, value in changes.items():
         section, _, key = path.partition("__")
         if key:
-            out.setdefault(section, {})[key] = value  # type: ignore[index]
+            out.setdefault(section, {})[key] = value
         else:
             out[section] = value
     return out
@@ -87,8 +88,10 @@ def test_spec_export_maps_roles_and_keeps_the_chosen_kg(movies: GraphStore) -> N
     assert ex.source_labels == {USER: "Customer", VIDEO: "Movie"}
     assert ex.num_nodes(USER) == N_CUST and ex.num_nodes(VIDEO) == N_MOVIES
     assert list(ex.ids[USER][:2]) == ["100", "101"]  # the integer key, as text
-    assert set(ex.edges) == {(USER, "WATCHED", VIDEO), (VIDEO, "IN_GENRE", "Genre"),
-                             (VIDEO, "DIRECTED_BY", "Person"), (USER, "FRIEND_OF", USER)}  # fmt: skip
+    assert set(ex.edges) == {
+        (USER, "WATCHED", VIDEO), (VIDEO, "IN_GENRE", "Genre"), (VIDEO, "DIRECTED_BY", "Person"),
+        (USER, "FRIEND_OF", USER),
+    }  # fmt: skip
     w = ex.edges[(USER, "WATCHED", VIDEO)]
     assert len(w) == N_CUST * 8 and {"rating", "ts"} <= set(w.columns)
     assert set(ex.ids["Genre"]) == set(GENRES)
@@ -154,7 +157,7 @@ def test_library_subgraph_query_with_spec_slots(movies: GraphStore) -> None:
         ({"interactions": [{"type": "RENTED"}]}, "interactions[0].type: no 'RENTED'"),
         ({"interactions": [{"type": "IN_GENRE"}]}, "(it goes Movie->Genre)"),
         ({"kg": {"item": ["HAS_GENRE"]}}, "kg.item[0]: the graph has no relationship type"),
-        ({"keys": {"Genre": "label_x"}}, "keys.Genre: 3 of 3 Genre nodes have no 'label_x' property"),
+        ({"keys": {"Genre": "lbl"}}, "keys.Genre: 3 of 3 Genre nodes have no 'lbl' property"),
         ({"filters__kcore": 50}, "filters.kcore: no user and item keep 50"),
         ({"filters__subgraph": "no_such_query"}, "filters.subgraph: no query named"),
         ({"item__id": "title2"}, "item.id: 24 of 24 Movie nodes have no 'title2'"),
@@ -186,10 +189,8 @@ def test_default_spec_export_is_the_store_export(store: GraphStore) -> None:
     }
     assert set(got.edges) == set(want.edges)
     for k in want.edges:
-        pd.testing.assert_frame_equal(
-            got.edges[k][sorted(got.edges[k].columns)], want.edges[k][sorted(want.edges[k].columns)],
-            check_dtype=False,
-        )  # fmt: skip
+        cols = sorted(want.edges[k].columns)
+        pd.testing.assert_frame_equal(got.edges[k][cols], want.edges[k][cols], check_dtype=False)
     assert set(got.features) == set(want.features)
     for lab in want.features:
         np.testing.assert_array_equal(got.features[lab], want.features[lab])

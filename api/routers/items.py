@@ -1,4 +1,5 @@
-"""``/items/{item_id}``: a video's properties and attributes (read from the graph)."""
+"""``/items/{item_id}``: an item's properties and attributes (read from the graph, under the
+served run's spec: its item label and key, ``Video`` and ``id`` in kgrec's own schema)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from api.deps import GraphDep, OptionalServiceDep
 from api.schemas import INVALID, Attribute, Item, error_responses
 from kg_store import GraphStore
 from kgrec.runs import jsonsafe
+from kgrec.spec import default_spec, run_spec
 from recommend.explain import UnknownEntity
 
 router = APIRouter(prefix="/items", tags=["items"])
@@ -29,15 +31,20 @@ def _plain(v: Any) -> Any:
     ),
 )
 def item(
-    item_id: Annotated[str, Path(min_length=1, max_length=200, description="The Video's id.")],
+    item_id: Annotated[str, Path(min_length=1, max_length=200, description="The item's key.")],
     graph: GraphDep,
     svc: OptionalServiceDep,
 ) -> Item:
     """A video: its properties, attribute entities and number of users (from the graph)."""
 
+    spec = run_spec(svc.run.path) if svc is not None else default_spec()
+    slots = {"item": spec.item.label, "item_id": spec.item.id, "user": spec.user.label}
+
     def read(store: GraphStore) -> list[dict[str, Any]]:
         # the store's named read-only path: cypher/api/item.cypher, one row, 10 s at most
-        return store.query("api/item", {"item_id": item_id}, max_rows=1, timeout=10.0).records()
+        return store.query(
+            "api/item", {"item_id": item_id}, max_rows=1, timeout=10.0, slots=slots
+        ).records()
 
     rows = graph.call(read)
     if not rows or rows[0].get("properties") is None:
@@ -57,6 +64,6 @@ def item(
             in_run = True
         except UnknownEntity:
             pass
-    title = props.get("title")
+    title = props.get(spec.item.name or "title")
     return Item(id=item_id, title=None if title is None else str(title), properties=props,
                 attributes=attrs, users=int(row.get("users") or 0), in_run=in_run)  # fmt: skip

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from kgrec.cli.console import err, fail, out, progress, run_errors
+from kgrec.cli.exporting import SpecOpt
 
 REPORT = ("mrr", "mr", "hits@1", "hits@3", "hits@10")
 
@@ -32,6 +33,7 @@ def embed(
     graph: Annotated[
         str | None, typer.Option("--graph", "--dataset", help="Graph (default: KGREC_GRAPH).")
     ] = None,
+    spec: SpecOpt = None,
     relations: Annotated[
         list[str] | None,
         typer.Option(
@@ -77,8 +79,11 @@ def embed(
     from embed.train import TrainConfig
     from embed.triples import from_export
     from kg_store import open_store
+    from kgrec.cli.exporting import export_graph, read_spec
     from kgrec.cli.train import stopped_by_ctrl_c
+    from kgrec.schema import USER, VIDEO
     from kgrec.settings import get_settings
+    from kgrec.spec import default_spec, run_spec, save_spec
 
     s = get_settings()
     root = embeddings_dir(s.home)
@@ -88,25 +93,16 @@ def embed(
     with run_errors():
         run: EmbedRun
         if resume:
+            if spec is not None:
+                raise fail("--spec starts a new run: a resumed run keeps the spec it began with")
             run = find_run(resume, root)
             if epochs is not None:
                 overrides["epochs"] = epochs
             err.print(f"resuming {run.path}", highlight=False)
         else:
             name = graph or s.graph
-            with progress() as bar:
-                task = bar.add_task(f"export {name}", total=None)
-
-                def on_export(stage: str, done: int, total: int) -> None:
-                    bar.update(task, description=stage, completed=done, total=total)
-
-                store = open_store(s, graph=name)
-                try:
-                    export = store.export(progress=on_export)
-                finally:
-                    store.close()
-            if not export.edges:
-                raise fail(f"graph {name!r} is empty: ingest a dataset first")
+            chosen = read_spec(spec)
+            export = export_graph(s, name, chosen)
             rels = _relations(relations)
             ts = from_export(export, rels)
             del export
@@ -116,6 +112,7 @@ def embed(
                                seed=seed, device=device, threads=threads,
                                eval_every=eval_every)  # fmt: skip
             run = start_run(ts, model, name, root, kcfg, tcfg, rels)
+            save_spec(chosen or default_spec(), run.path)
             err.print(f"run {run.path}: {ts.summary()}", highlight=False)
         total = run.train_config(overrides).epochs
         with progress() as bar:
@@ -137,8 +134,15 @@ def embed(
         if write_back:
             store = open_store(s, graph=run.config["graph"])
             try:
+                used = run_spec(run.path)
                 with err.status("writing embeddings back"):
-                    for label, (keys, vectors) in run.entity_embeddings().items():
+                    for role, (keys, vectors) in run.entity_embeddings().items():
+                        label = {USER: used.user.label, VIDEO: used.item.label}.get(role, role)
+                        key = used.key_of(label)
+                        if key != "id":  # nodes are written by their id
+                            err.print(f"embeddings of {label} not written back: its key is "
+                                      f"{key!r}, not 'id'", highlight=False)  # fmt: skip
+                            continue
                         written[label] = store.write_embeddings(label, list(keys), vectors)
             finally:
                 store.close()

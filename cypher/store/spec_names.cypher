@@ -1,0 +1,6 @@
+// Display names held in one property by the given nodes of one label (slots: label, key, name).
+// @param keys: node keys
+UNWIND $keys AS k
+MATCH (n:{{label}})
+WHERE n.{{key}} = k AND n.{{name}} IS NOT NULL
+RETURN n.{{key}} AS key, n.{{name}} AS name
