@@ -4,6 +4,7 @@ strict quoted CSV (RFC 4180) and headerless delimited files."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -277,6 +278,62 @@ def read_csv(
         raise IngestError(name, f"file has no data rows (header {expected})")
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     return Table(name, frame, np.asarray(lines, dtype=np.int64))  # the header names columns
+
+
+def read_records(
+    path: Path, delimiter: str = ",", *, encoding: str = "utf-8"
+) -> tuple[list[str], int, pd.DataFrame, np.ndarray]:
+    """A delimited file with a header row, parsed by :mod:`csv` (strict quoting, RFC 4180):
+    the header's fields as written, the header's line, the records (string columns by
+    position) and the physical line each starts on. Every record must have as many fields as
+    the header; blank lines are skipped; a byte-order mark is dropped. An empty file gives an
+    empty header. A file without quotes or blank lines is split in bulk (same result)."""
+    name = path.name
+    text = read_text(path, encoding)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    first = text.split("\n", 1)[0].rstrip("\r")
+    if '"' not in text and first.strip() and delimiter in first:
+        # bulk, by pandas' C parser: a longer line raises ParserError, and the delimiters
+        # counted show a shorter or blank one; then csv below names the line
+        with contextlib.suppress(pd.errors.ParserError):
+            frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=0, dtype=str,
+                                keep_default_na=False, quoting=csv.QUOTE_NONE,
+                                skip_blank_lines=False, engine="c")  # fmt: skip
+            names = first.split(delimiter)
+            width = len(names)
+            if frame.shape[1] == width and text.count(delimiter) == (width - 1) * (len(frame) + 1):
+                at = np.arange(2, len(frame) + 2, dtype=np.int64)
+                return names, 1, frame.set_axis(range(width), axis=1).astype(object), at
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    header_line = 1
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = 1
+    try:
+        for row in reader:
+            here, start = start, reader.line_num + 1
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if header is None:
+                header, header_line = row, here
+                continue
+            if len(row) != len(header):
+                raise IngestError(
+                    name, f"expected {len(header)} {sep_name(delimiter)} fields, got {len(row)}",
+                    line=here,
+                )  # fmt: skip
+            rows.append(row)
+            lines.append(here)
+    except csv.Error as e:
+        if delimiter == ",":
+            raise _quote_error(name, text, start, reader.line_num, header, str(e)) from e
+        raise IngestError(name, f"malformed quoting ({e}): a field that opens with a double "
+                          'quote must close with one, and a quote inside it be doubled ("")',
+                          line=start) from e  # fmt: skip
+    frame = pd.DataFrame(rows, columns=range(len(header or [])), dtype=object)
+    return header or [], header_line, frame, np.asarray(lines, dtype=np.int64)
 
 
 def _quote_error(

@@ -1,10 +1,11 @@
 """The loaders ``kgrec ingest`` offers: one :class:`Loader` per source, registered by name.
 
-A loader reads its source either from one folder (``kgrec ingest movielens PATH``) or, with
-:attr:`Loader.options`, from command-line options alone (``kgrec ingest synthetic --users
-N``). It names its function as ``"module:function"``: importing this module imports no loader
-(nor numpy or pandas), so ``kgrec --help`` stays fast. A new source format is one
-:func:`register` call below; ``kgrec ingest <name>`` is built from it.
+A loader reads its source from one folder (``kgrec ingest movielens PATH``), one file
+(``kgrec ingest table FILE --user-col U ...``) or command-line options alone (``kgrec ingest
+synthetic --users N``); folders and files may take :attr:`Loader.options` too. It names its
+function as ``"module:function"``: importing this module imports no loader (nor numpy or
+pandas), so ``kgrec --help`` stays fast. A new source format is one :func:`register` call
+below; ``kgrec ingest <name>`` is built from it.
 """
 
 from __future__ import annotations
@@ -18,17 +19,41 @@ from typing import TYPE_CHECKING, cast
 if TYPE_CHECKING:
     from kg_store.graph_data import GraphData
 
+OPTION_KINDS = ("int", "str", "file", "list")
+SOURCES = ("folder", "file", "")
+
 
 @dataclass(frozen=True)
 class Option:
-    """An integer option of a loader that takes no folder: ``--<name>``, with its default,
-    help and allowed range (``None``: no bound)."""
+    """An option of a loader: ``--<name>`` (underscores written as dashes), with its default
+    and help.
+
+    Args:
+        name: the keyword the loader's function takes (``user_col`` -> ``--user-col``).
+        default: the value when the option is not given (``None``: not given).
+        help: the option's help.
+        min: the smallest allowed value of an ``int`` option (``None``: no bound).
+        max: the largest allowed value of an ``int`` option (``None``: no bound).
+        kind: ``"int"``, ``"str"``, ``"file"`` (an existing file's path) or ``"list"``
+            (a string option that may be repeated; the function gets a list).
+        required: the command refuses to run without it.
+    """
 
     name: str
-    default: int
+    default: int | str | None
     help: str
     min: int | None = None
     max: int | None = None
+    kind: str = "int"
+    required: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in OPTION_KINDS:
+            raise ValueError(f"option {self.name!r}: kind must be one of {OPTION_KINDS}")
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -39,9 +64,12 @@ class Loader:
         name: the ``kgrec ingest`` command, and the prefix of the dataset name a graph records.
         title: how messages name the source (``"parsing and validating MovieLens ..."``).
         help: the command's one-line help.
-        function: ``"module:function"``, called with the folder's path, or with the options
-            as keywords; it returns the parsed and validated :class:`GraphData`.
-        options: empty: the source is one folder; else the options that make it.
+        function: ``"module:function"``, called with the folder's or file's path and the
+            options as keywords (or with the options alone); it returns the parsed and
+            validated :class:`GraphData`.
+        options: the options of the command (besides ``--graph`` and ``--merge``).
+        source: ``"folder"``, ``"file"``, or ``""`` when the options alone make the source
+            (default: a folder for a loader without options, else the options alone).
     """
 
     name: str
@@ -49,25 +77,45 @@ class Loader:
     help: str
     function: str
     options: tuple[Option, ...] = ()
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.source is not None and self.source not in SOURCES:
+            raise ValueError(f"loader {self.name!r}: source must be one of {SOURCES}")
+
+    @property
+    def argument(self) -> str:
+        """What the command's argument is: ``"folder"``, ``"file"`` or ``""`` (none)."""
+        if self.source is not None:
+            return self.source
+        return "" if self.options else "folder"
 
     @property
     def takes_folder(self) -> bool:
-        return not self.options
+        return self.argument == "folder"
 
-    def dataset(self, source: Path | Mapping[str, int]) -> str:
-        """The name a graph records for the dataset: ``movielens:<folder's name>``, or the
-        options in order (``synthetic:users=500,videos=300,seed=0``)."""
+    def dataset(self, source: Path | Mapping[str, object]) -> str:
+        """The name a graph records for the dataset: ``movielens:<folder's name>``,
+        ``table:<file's name>``, or the options in order (``synthetic:users=500,videos=300,
+        seed=0``). A loader may name its dataset itself (``recbole:<atomic files' name>``)."""
         if isinstance(source, Path):
             return f"{self.name}:{source.resolve().name}"
         return f"{self.name}:" + ",".join(f"{o.name}={source[o.name]}" for o in self.options)
 
-    def parse(self, source: Path | Mapping[str, int]) -> GraphData:
-        """Parse and validate the source (a folder, or the options by name) into GraphData
-        named :meth:`dataset`. The loaders raise :class:`kg_ingest.errors.IngestError`."""
+    def parse(
+        self, source: Path | Mapping[str, object], options: Mapping[str, object] | None = None
+    ) -> GraphData:
+        """Parse and validate the source (a folder or file with its ``options``, or the
+        options by name) into GraphData named :meth:`dataset` unless the loader named it.
+        The loaders raise :class:`kg_ingest.errors.IngestError`."""
         module, _, attr = self.function.partition(":")
         fn = cast("Callable[..., GraphData]", getattr(importlib.import_module(module), attr))
-        data = fn(source) if isinstance(source, Path) else fn(**source)
-        data.dataset = self.dataset(source)
+        if isinstance(source, Path):
+            data = fn(source, **dict(options or {}))
+        else:
+            data = fn(**source)
+        if not data.dataset:
+            data.dataset = self.dataset(source)
         return data
 
 
@@ -119,5 +167,46 @@ register(Loader(
         Option("users", 500, "Number of users.", min=1, max=1_000_000),
         Option("videos", 300, "Number of videos.", min=2, max=1_000_000),
         Option("seed", 0, "Random seed."),
+    ),
+))  # fmt: skip
+register(Loader(
+    name="recbole",
+    title="RecBole",
+    help="RecBole atomic files: <name>.inter, optional .user, .item, .kg, .link, .net.",
+    function="kg_ingest.recbole:load_recbole",
+    source="folder",
+    options=(
+        Option("dataset_name", None, "The files' name (<name>.inter; default: the folder's "
+               "name, or its one *.inter).", kind="str"),
+    ),
+))  # fmt: skip
+register(Loader(
+    name="csv",
+    title="neo4j-admin CSV",
+    help="neo4j-admin import CSV files: node files (:ID, :LABEL) and relationship files "
+    "(:START_ID, :END_ID, :TYPE).",
+    function="kg_ingest.admin_csv:load_admin_csv",
+))  # fmt: skip
+register(Loader(
+    name="table",
+    title="interaction table",
+    help="One interaction table (CSV, TSV or Parquet), optional item attributes and KG triples.",
+    function="kg_ingest.table:load_table",
+    source="file",
+    options=(
+        Option("user_col", None, "Column of the user ids.", kind="str", required=True),
+        Option("item_col", None, "Column of the item ids.", kind="str", required=True),
+        Option("rating_col", None, "Column of the ratings (RATED; default: INTERACTED).",
+               kind="str"),
+        Option("time_col", None, "Column of the times (unix seconds or dates).", kind="str"),
+        Option("sep", None, "Separator of text files (default: by extension, else sniffed; "
+               "'tab' for a tab).", kind="str"),
+        Option("items", None, "Item attribute table (one row per item).", kind="file"),
+        Option("item_key", None, "Item id column of --items (default: the --item-col name).",
+               kind="str"),
+        Option("multi", None, "A '|'-separated column of --items whose values become "
+               "attribute entities (repeatable).", kind="list"),
+        Option("triples", None, "KG triples table with head, relation and tail columns.",
+               kind="file"),
     ),
 ))  # fmt: skip

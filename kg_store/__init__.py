@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kg_store import embedded
+from kg_store import dump, embedded
 from kg_store.base import GraphStore, LoadReport, QueryResult
 from kg_store.errors import (
     QueryError,
@@ -32,9 +32,7 @@ def open_store(settings: Settings | None = None, graph: str | None = None) -> Gr
         return Neo4jStore(uri, auth, database, connect_timeout=s.connect_timeout)
     from kg_store.falkordb_store import FalkorDBStore
 
-    info = embedded.start(
-        s.store_dir, timeout=s.startup_timeout, query_memory_mb=s.query_memory_mb
-    )
+    info = embedded.start(s.store_dir, timeout=s.startup_timeout, query_memory_mb=s.query_memory_mb)
     return FalkorDBStore.for_server(
         info, graph or s.graph, write_batch=s.write_batch, lock_timeout=s.lock_timeout
     )
@@ -78,6 +76,7 @@ __all__ = [
     "StoreUnavailable",
     "UnknownQuery",
     "check_read_only",
+    "dump",
     "embedded",
     "library_names",
     "open_running",

@@ -156,9 +156,7 @@ def _top_level(masked: str) -> list[bool]:
 
 def _find_top(pattern: str, masked: str, top: list[bool]) -> list[re.Match[str]]:
     return [
-        m
-        for m in re.finditer(_CLAUSE.format(pattern), masked, re.IGNORECASE)
-        if top[m.start()]
+        m for m in re.finditer(_CLAUSE.format(pattern), masked, re.IGNORECASE) if top[m.start()]
     ]
 
 
@@ -208,8 +206,8 @@ def cap_rows(text: str, limit: int, *, wrap: bool = True) -> tuple[str, list[str
         return text, None
     last = returns[-1]
     unions = _find_top(r"UNION", masked, top)
-    tail = masked[last.end():]
-    tail_top = top[last.end():]
+    tail = masked[last.end() :]
+    tail_top = top[last.end() :]
     for kw in ("WITH", "MATCH", "UNWIND", "CALL", "RETURN"):
         # a RETURN inside a subquery written without braces cannot happen; a later clause
         # means the last RETURN is not the statement's end: leave it to the wrap below
@@ -220,18 +218,18 @@ def cap_rows(text: str, limit: int, *, wrap: bool = True) -> tuple[str, list[str
         if not unions and not limits:
             return f"{text}\nLIMIT {limit}", None
         if not unions and len(limits) == 1:
-            m = re.fullmatch(r"\s*(\d+)\s*", tail[limits[0].end():])
+            m = re.fullmatch(r"\s*(\d+)\s*", tail[limits[0].end() :])
             if m:
                 n = int(m.group(1))
                 start = last.end() + limits[0].end()
                 return f"{text[:start]} {min(n, limit)}", None
     if not wrap:
         return text, None
-    body = text[last.end():]
-    body_masked = masked[last.end():]
+    body = text[last.end() :]
+    body_masked = masked[last.end() :]
     cut = len(body)
     for kw in (r"ORDER\s+BY", "SKIP", "LIMIT"):
-        hits = _find_top(kw, body_masked, top[last.end():])
+        hits = _find_top(kw, body_masked, top[last.end() :])
         if hits:
             cut = min(cut, hits[0].start())
     wrapped = f"CALL {{\n{text}\n}}\nRETURN * LIMIT {limit}"  # layout: cypher (the cap itself)

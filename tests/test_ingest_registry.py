@@ -33,7 +33,7 @@ def _commands(help_text: str) -> list[str]:
 def test_ingest_help_lists_exactly_the_registered_loaders(tmp_path: Path) -> None:
     proc = kgrec(tmp_path, "ingest", "--help")
     assert _commands(proc.stdout) == list(LOADERS) == [
-        "movielens", "kgat", "microvideo", "rawmedia", "synthetic",
+        "movielens", "kgat", "microvideo", "rawmedia", "synthetic", "recbole", "csv", "table",
     ]  # fmt: skip
     for loader in LOADERS.values():
         assert loader.help in proc.stdout
