@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from kgrec.cli.console import GraphOpt, domain_errors, err, fail, out, settings
+from kgrec.cli.exporting import SpecOpt, read_spec
 
 export_app = typer.Typer(
     help="Write a graph as RecBole atomic files or neo4j-admin import CSV.", no_args_is_help=True
@@ -58,9 +59,11 @@ def export_recbole(
         str | None, typer.Option("--name", help="Dataset name (default: the graph's name).")
     ] = None,
     force: ForceOpt = False,
+    spec: SpecOpt = None,
 ) -> None:
     """RecBole atomic files NAME.inter/.user/.item/.kg/.link/.net of the graph's User and Video
-    nodes (the field types: kg_ingest/recbole_write.py)."""
+    nodes, or of the subgraph a dataset spec chooses (the field types:
+    kg_ingest/recbole_write.py)."""
     import pandas as pd
 
     from kg_ingest.recbole_write import write_recbole
@@ -71,14 +74,24 @@ def export_recbole(
     dataset = name or graph or s.graph
     _refuse_overwrite(folder, f"{dataset}.*", force)
     with domain_errors():
+        chosen = read_spec(spec)
         store = open_store(s, graph)
         with err.status(f"exporting {store.describe()} ..."):
-            export = store.export()
-            properties = {
-                label: pd.concat(list(dump.node_pages(store, label)), ignore_index=True)
-                for label in (schema.USER, schema.VIDEO)
-                if export.num_nodes(label)
-            }
+            if chosen is None:
+                export = store.export()
+            else:
+                from kg_store.subgraph import export_spec
+
+                export = export_spec(store, chosen)
+            properties = {}
+            for role in (schema.USER, schema.VIDEO):
+                if not export.num_nodes(role):
+                    continue
+                label = export.source_label(role)
+                frame = pd.concat(list(dump.node_pages(store, label)), ignore_index=True)
+                key = chosen.key_of(label) if chosen else "id"
+                frame = frame.assign(id=frame[key].astype(str))  # the spec's key is the id
+                properties[role] = frame[frame["id"].isin(export.ids[role])]
         store.close()
         written = write_recbole(export, folder, dataset, properties=properties)
     _print(written, folder)
