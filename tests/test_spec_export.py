@@ -211,3 +211,36 @@ def test_spec_files_round_trip_and_name_bad_keys(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text("user: {label: Customer}\nitem: {label: Movie}\n")
     assert load_spec(tmp_path / "s.yaml").item.label == "Movie"
     assert GraphExport().source_label(USER) == USER
+
+
+def test_feature_properties_become_modalities(store: GraphStore) -> None:
+    g = movie_graph()
+    movies = g.nodes[1].frame
+    movies["poster"] = [[float(j % 3 == c) for c in range(3)] for j in range(N_MOVIES)]
+    store.load(g)
+    ex = export_spec(store, parse_spec(spec_with(features={"Movie": "poster"})))
+    assert ex.features["Poster"].shape == (N_MOVIES, 3)
+    link = ex.edges[(VIDEO, "HAS_POSTER", "Poster")]
+    assert len(link) == N_MOVIES
+    j = int(ex.ids[VIDEO].get_loc("m4"))
+    row = link.loc[link["src"] == j, "dst"].iloc[0]
+    np.testing.assert_allclose(ex.features["Poster"][row], [0.0, 1.0, 0.0])
+    # and through the whole pipeline: the modality is an entity with features
+    from recommend.data import make_split
+    from recommend.train import recdata_from_export
+
+    data = recdata_from_export(ex)
+    assert "Poster" in data.item_kg.entity_features and "Poster" in data.item_features
+    assert len(make_split(ex).train)
+
+
+def test_the_readme_spec_example_is_valid() -> None:
+    import re
+    import tomllib
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = re.search(r"```toml\n(\[user\].*?)```", readme, re.S)
+    assert block, "the README's spec example"
+    spec = parse_spec(tomllib.loads(block.group(1)))
+    assert spec.user.label == "Customer" and spec.filters.kcore == 5
+    assert spec.interactions and spec.interactions[0].weight == "rating"
