@@ -9,6 +9,8 @@ least::
     last.pt          the checkpoint of the last saved epoch (its content is the trainer's)
     result.json      the final metrics (indented JSON)
 
+and, where the kind evaluates user by user (recommender runs), ``per_user_test.npz``: the final
+test metrics of each user (``users`` and one array per metric; :meth:`RunDir.write_per_user`).
 The kinds add their own files beside these. Everything here is plain files: no model code and
 no database. :func:`seed_everything` is the one seeding function both trainers call.
 """
@@ -36,6 +38,9 @@ CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 LAST = "last.pt"
 RESULT = "result.json"
+PER_USER = "per_user_{split}.npz"
+"""Per-user metric values of one split's evaluation: :meth:`RunDir.write_per_user`."""
+PER_USER_TEST = PER_USER.format(split="test")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -218,6 +223,32 @@ class RunDir:
 
     def write_result(self, result: dict[str, Any]) -> None:
         write_json(self.path / RESULT, result)
+
+    # -- per-user values
+    def per_user_path(self, split: str = "test") -> Path:
+        return self.path / PER_USER.format(split=split)
+
+    def write_per_user(self, arrays: dict[str, np.ndarray], split: str = "test") -> Path:
+        """Save named arrays (``users`` and one per metric) as ``per_user_<split>.npz``,
+        atomically."""
+        path = self.per_user_path(split)
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as f:  # a file object: np.savez would append ".npz" to a name
+            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
+        os.replace(tmp, path)
+        return path
+
+    def read_per_user(self, split: str = "test") -> dict[str, np.ndarray] | None:
+        """The arrays of ``per_user_<split>.npz``, or None where the run has none (a run
+        from before the file existed, or a split never saved)."""
+        path = self.per_user_path(split)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: not a per-user values file ({e})") from e
 
     @property
     def status(self) -> str:

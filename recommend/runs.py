@@ -10,6 +10,7 @@ Layout of ``<Settings.runs_dir>/<YYYYmmdd-HHMMSS>-<model>-<dataset>-s<seed>/``::
     best.pt         model weights at the best validation score
     last.pt         model, optimizer, epoch and RNG states after the last finished epoch
     result.json     final test metrics of the best weights, best epoch, timings
+    per_user_test.npz   those test metrics user by user (``kgrec compare``'s paired tests)
 
 Nothing here talks to the graph database: a run is self-contained once it has its export.
 """
@@ -22,14 +23,24 @@ from typing import Any
 
 import torch
 
-from kgrec.runs import CONFIG, LAST, RESULT, RunDir, new_run_dir, read_json, write_json
+from kgrec.runs import (
+    CONFIG,
+    LAST,
+    PER_USER_TEST,
+    RESULT,
+    RunDir,
+    new_run_dir,
+    read_json,
+    write_json,
+)
 from kgrec.runs import METRICS as METRICS_JSONL
 from recommend.data import RecData, load_recdata
+from recommend.metrics import Evaluation
 from recommend.models.base import ModelConfig, Recommender, build
 
 __all__ = [
-    "BEST", "CONFIG", "EXPORT", "LAST", "METRICS_CSV", "METRICS_JSONL", "RESULT", "SPLIT", "Run",
-    "find_run", "list_runs", "new_run_dir", "write_json",
+    "BEST", "CONFIG", "EXPORT", "LAST", "METRICS_CSV", "METRICS_JSONL", "PER_USER_TEST", "RESULT",
+    "SPLIT", "Run", "find_run", "list_runs", "new_run_dir", "write_json",
 ]  # fmt: skip
 
 EXPORT = "export"
@@ -66,6 +77,15 @@ class Run(RunDir):
         model.load_state_dict(state)
         model.refresh()
         return model.to(device).eval()
+
+    def evaluation(self, split: str = "test") -> Evaluation | None:
+        """The saved per-user values of ``split`` (None where the run has none)."""
+        arrays = self.read_per_user(split)
+        return None if arrays is None else Evaluation.from_arrays(arrays)
+
+    def save_evaluation(self, evaluation: Evaluation, split: str = "test") -> None:
+        """Save per-user values as ``per_user_<split>.npz``."""
+        self.write_per_user(evaluation.arrays(), split)
 
     def summary(self) -> dict[str, Any]:
         """One row of ``kgrec runs``."""
