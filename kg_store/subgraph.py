@@ -381,7 +381,7 @@ class _Exporter:
 
     def names(self, label: str, keys: list[str], prop: str) -> list[list[Any]]:
         typed = self._typed_keys(label, keys)
-        slots_ = {"label": label, "key": self.spec.key_of(label), "name": prop}
+        slots_ = {"label": label, "key": self.spec.key_of(label), "prop": prop}
         return self.store.run("store/spec_names", {"keys": typed}, **slots_).rows
 
     def _typed_keys(self, label: str, keys: list[str]) -> list[Any]:
