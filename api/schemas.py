@@ -59,13 +59,55 @@ class PathNode(BaseModel):
     name: str = Field(description="Its display name (a video's title, 'user 42', ...).")
 
 
+class PathCypher(BaseModel):
+    """A read-only statement that matches exactly the path's nodes and relationships."""
+
+    statement: str = Field(description="Cypher with the graph's own labels and types.")
+    params: dict[str, Any] = Field(
+        description="Its parameters: k0..kL, the nodes' keys; forward, each relationship's "
+        "direction."
+    )
+
+
+class Counterfactual(BaseModel):
+    """The item without this path: its edges masked in the model's propagation."""
+
+    base_score: float = Field(description="The item's score with every edge.")
+    base_rank: int = Field(description="Its rank with every edge (1 for the best).")
+    score: float = Field(description="Its score with the path's edges masked.")
+    rank: int = Field(description="Its rank with the path's edges masked.")
+    rank_drop: int = Field(description="Places it falls without the path (rank - base_rank).")
+
+
 class Reason(BaseModel):
     """One knowledge-graph path from the user to the item."""
 
     path: list[PathNode] = Field(description="Nodes from the user to the item.")
     relations: list[str] = Field(description="Relationship type of each step.")
-    score: float = Field(description="Product of the edge weights along the path.")
+    forward: list[bool] = Field(
+        description="Per step: whether the relationship points from the user's side."
+    )
+    score: float = Field(description="The model's path weight: the product of its edge weights.")
+    rank_score: float = Field(
+        description="What the path was ranked by: the model's weight combined with how specific "
+        "the linking entities are (the answer's path_ranking)."
+    )
     text: str = Field(description="The path as a plain sentence.")
+    cypher: PathCypher = Field(description="The statement that shows this path in the graph.")
+    counterfactual: Counterfactual | None = Field(
+        default=None,
+        description="With explain=counterfactual: the item's score and rank without this path "
+        "(null past the request's masking budget).",
+    )
+
+
+class Cost(BaseModel):
+    """What answering took, in milliseconds."""
+
+    total_ms: float
+    explain_ms: float = Field(description="Ranking and path search.")
+    counterfactual_ms: float = Field(description="Masking paths (explain=counterfactual).")
+    masked_paths: int = Field(description="Paths masked, one propagation each.")
 
 
 class RecommendedItem(BaseModel):
@@ -80,7 +122,9 @@ class Recommendations(BaseModel):
     user: str
     run: str = Field(description="The run whose model answered.")
     model: str
+    path_ranking: str = Field(description="How the reasons were ranked.")
     items: list[RecommendedItem]
+    cost: Cost
 
 
 class Reasons(BaseModel):

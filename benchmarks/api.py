@@ -11,8 +11,12 @@ after the other, each after a short warm-up: ``GET /users/{id}/recommendations?k
 &paths=3`` and the same with ``explain=false``, users drawn at random (seeded). The clients are
 raw asyncio HTTP/1.1 connections in one process (cheap, so the server gets the CPU). Printed
 per scenario: requests/s, p50/p95/p99 latency, errors (non-200 answers and failed
-connections). With ``--json`` the last line is ``{"explain": {"rps", "p50_ms", "p95_ms",
-"p99_ms", "errors", ...}, "plain": {...}}``.
+connections), and the cost the server reports with each answer (``cost``: the mean and p99 of
+``explain_ms``, ``counterfactual_ms``, ``masked_paths``). A third scenario asks for
+counterfactuals (``explain=counterfactual&paths=1``: one masked propagation per item) with
+``--cf-clients`` clients for ``--cf-seconds`` (0 skips it). With ``--json`` the last line is
+``{"explain": {"rps", "p50_ms", "p95_ms", "p99_ms", "errors", "cost", ...}, "plain": {...},
+"counterfactual": {...}}``.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ def _free_port() -> int:
 
 async def _client(
     port: int, paths: list[str], rng: random.Random, stop_at: float, lat: list[float],
-    errors: list[str],
+    errors: list[str], costs: list[dict[str, float]],
 ) -> None:  # fmt: skip
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
@@ -60,11 +64,13 @@ async def _client(
             writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             head = await reader.readuntil(b"\r\n\r\n")
             m = _LENGTH.search(head)
-            await reader.readexactly(int(m.group(1)) if m else 0)
+            body = await reader.readexactly(int(m.group(1)) if m else 0)
             lat.append(time.perf_counter() - t0)
             status = int(head[9:12])
             if status != 200:
                 errors.append(f"{status} {path}")
+            elif b'"cost"' in body:
+                costs.append(json.loads(body)["cost"])
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as e:
             errors.append(f"{type(e).__name__}: {e}")
             if writer is not None:
@@ -78,13 +84,14 @@ async def _client(
 async def _load(port: int, paths: list[str], clients: int, seconds: float, seed: int) -> Any:
     lat: list[float] = []
     errors: list[str] = []
+    costs: list[dict[str, float]] = []
     stop_at = time.perf_counter() + seconds
     t0 = time.perf_counter()
     await asyncio.gather(*[
-        _client(port, paths, random.Random(seed * 1000 + c), stop_at, lat, errors)
+        _client(port, paths, random.Random(seed * 1000 + c), stop_at, lat, errors, costs)
         for c in range(clients)
     ])  # fmt: skip
-    return lat, errors, time.perf_counter() - t0
+    return lat, errors, costs, time.perf_counter() - t0
 
 
 def scenario(port: int, paths: list[str], clients: int, seconds: float, warmup: float,
@@ -92,9 +99,14 @@ def scenario(port: int, paths: list[str], clients: int, seconds: float, warmup: 
     import numpy as np
 
     asyncio.run(_load(port, paths, clients, warmup, seed + 1))
-    lat, errors, wall = asyncio.run(_load(port, paths, clients, seconds, seed))
+    lat, errors, costs, wall = asyncio.run(_load(port, paths, clients, seconds, seed))
     ms = np.asarray(lat) * 1000
+    keys = ("explain_ms", "counterfactual_ms", "masked_paths") if costs else ()
+    cost = {key: {"mean": float(np.mean([c[key] for c in costs])),
+                  "p99": float(np.percentile([c[key] for c in costs], 99))}
+            for key in keys}  # fmt: skip
     return {
+        "cost": cost,
         "rps": len(lat) / wall,
         "p50_ms": float(np.percentile(ms, 50)) if len(ms) else None,
         "p95_ms": float(np.percentile(ms, 95)) if len(ms) else None,
@@ -124,6 +136,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="measured seconds per scenario")
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--workers", type=int, default=1, help="server processes")
+    ap.add_argument("--cf-clients", type=int, default=1, help="clients asking counterfactuals")
+    ap.add_argument("--cf-seconds", type=float, default=10.0, help="0: no counterfactuals")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = ap.parse_args()
@@ -169,6 +183,11 @@ def main() -> None:
         for name, explain in (("explain", "true&paths=3"), ("plain", "false")):
             paths = [f"/users/{u}/recommendations?k=10&explain={explain}" for u in sample]
             res[name] = scenario(port, paths, args.clients, args.seconds, args.warmup, args.seed)
+        if args.cf_seconds > 0:
+            paths = [f"/users/{u}/recommendations?k=10&explain=counterfactual&paths=1"
+                     for u in sample]  # fmt: skip
+            res["counterfactual"] = scenario(port, paths, args.cf_clients, args.cf_seconds,
+                                             args.warmup, args.seed)  # fmt: skip
         res["setup"] = {"ingest_s": round(ingest_s, 1), "server_start_s": round(start_s, 1),
                         "workers": args.workers, "cpus": os.cpu_count(),
                         "run": args.run.name}  # fmt: skip
@@ -180,10 +199,16 @@ def main() -> None:
             server.kill()
         embedded.stop(home / "falkordb")
     print(f"{'scenario':<9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for name in ("explain", "plain"):
-        r = res[name]
+    for name in ("explain", "plain", "counterfactual"):
+        r = res.get(name)
+        if not r or not r["requests"]:
+            continue
+        c = r["cost"]
+        reported = (f"  server: explain {c['explain_ms']['mean']:.1f} ms, counterfactual "
+                    f"{c['counterfactual_ms']['mean']:.1f} ms for "
+                    f"{c['masked_paths']['mean']:.0f} path(s)" if c else "")  # fmt: skip
         print(f"{name:<9} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
-              f"{r['p99_ms']:>8.1f} {r['errors']:>7}")  # fmt: skip
+              f"{r['p99_ms']:>8.1f} {r['errors']:>7}{reported}")  # fmt: skip
     print(f"{args.clients} clients x {args.seconds:g} s per scenario, {args.workers} server "
           f"worker(s), {os.cpu_count()} CPUs; server ready {res['setup']['server_start_s']} s "
           f"after start")  # fmt: skip

@@ -20,6 +20,7 @@ arguments and the shape of its answer are stable::
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,14 +30,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kgrec.schema import RATED, USER, VIDEO
+from kgrec.schema import USER, VIDEO
+from kgrec.spec import run_spec
 from recommend.data import Split, build_recdata, load_export
 from recommend.explain import (
+    DEFAULT_RANKING,
     MAX_LEN,
+    EvidenceRule,
     Explainer,
+    Masker,
     Names,
     PathGraph,
     UnknownEntity,
+    add_counterfactuals,
     build_path_graph,
     display_name,
     load_names,
@@ -45,29 +51,33 @@ from recommend.explain import (
     node_vectors,
     save_names,
 )
+from recommend.explain.from_spec import evidence_rule
 from recommend.runs import EXPORT, SPLIT, Run, find_run
 
 MAX_K = 500
 """Most items one request may ask for."""
 MAX_PATHS = 10
 """Most explanation paths per item."""
+MAX_MASKED = 10
+"""Most paths one request masks for counterfactuals (one propagation each); the rest get
+``counterfactual: null``."""
 
 
 def _ratings(export: Any, train: np.ndarray, n_items: int) -> dict[tuple[int, int], float]:
-    """``(user, item) -> rating`` of the training pairs that have a RATED relationship."""
-    frame = export.edges.get((USER, RATED, VIDEO))
-    if frame is None or "rating" not in frame.columns:
-        return {}
-    key = frame["src"].to_numpy(np.int64) * max(n_items, 1) + frame["dst"].to_numpy(np.int64)
+    """``(user, item) -> rating`` of the training pairs whose interaction has a ``rating``
+    (``RATED``, or a spec's weighted kind); the highest of a pair's ratings."""
+    out: dict[tuple[int, int], float] = {}
     tkey = train[:, 0] * max(n_items, 1) + train[:, 1]
-    keep = np.isin(key, tkey)
-    r = pd.to_numeric(frame["rating"], errors="coerce").to_numpy(np.float64)
-    src, dst = frame["src"].to_numpy(np.int64), frame["dst"].to_numpy(np.int64)
-    return {
-        (int(u), int(i)): float(v)
-        for u, i, v in zip(src[keep], dst[keep], r[keep], strict=True)
-        if np.isfinite(v)
-    }
+    for (src_label, _, dst_label), frame in export.edges.items():
+        if (src_label, dst_label) != (USER, VIDEO) or "rating" not in frame.columns:
+            continue
+        src, dst = frame["src"].to_numpy(np.int64), frame["dst"].to_numpy(np.int64)
+        keep = np.isin(src * max(n_items, 1) + dst, tkey)
+        r = pd.to_numeric(frame["rating"], errors="coerce").to_numpy(np.float64)
+        for u, i, v in zip(src[keep], dst[keep], r[keep], strict=True):
+            if np.isfinite(v) and v > out.get((int(u), int(i)), -np.inf):
+                out[(int(u), int(i))] = float(v)
+    return out
 
 
 class RecommenderService:
@@ -80,6 +90,9 @@ class RecommenderService:
         sim_k: nearest videos per modality for similarity edges (default: 5).
         threads: torch CPU threads while loading (default: 1: the model's many small kernels
             ran 4-6x slower with 2 threads on a busy 2-core machine; None keeps torch's).
+        evidence: which interactions reasons may cite (default: :class:`EvidenceRule`'s).
+        path_ranking: default ranking of paths, ``model``, ``balanced`` or ``specific``
+            (default: ``balanced``; see :mod:`recommend.explain.ranking`).
     """
 
     def __init__(
@@ -89,16 +102,29 @@ class RecommenderService:
         max_len: int = 3,
         sim_k: int = 5,
         threads: int | None = 1,
+        evidence: EvidenceRule | None = None,
+        path_ranking: str = DEFAULT_RANKING,
     ) -> None:
         before = torch.get_num_threads()
+        self.threads = threads
         if threads:
             torch.set_num_threads(threads)
         try:
-            self._load(run, names, max_len, sim_k)
+            self._load(run, names, max_len, sim_k, evidence, path_ranking)
         finally:
             torch.set_num_threads(before)
+        self._masker: Masker | None = None
+        self._masker_lock = threading.Lock()
 
-    def _load(self, run: Run, names: Names | None, max_len: int, sim_k: int) -> None:
+    def _load(
+        self,
+        run: Run,
+        names: Names | None,
+        max_len: int,
+        sim_k: int,
+        evidence: EvidenceRule | None,
+        path_ranking: str,
+    ) -> None:
         t0 = time.perf_counter()
         self.run = run
         cfg = run.config
@@ -126,7 +152,12 @@ class RecommenderService:
             self.graph, model, data, (self.user_vecs, self.item_vecs)
         )
         self.graph.set_weights(weights)
-        self.explainer = Explainer(self.graph, self.names, max_len=max_len)
+        if evidence is None:  # what the run's dataset spec marks as positive evidence
+            evidence = evidence_rule(run_spec(run.path), export)
+        self.explainer = Explainer(
+            self.graph, self.names, max_len=max_len, evidence=evidence, ranking=path_ranking,
+            source_labels=export.source_labels,
+        )  # fmt: skip
         self._entity_vecs = self._normalised(
             node_vectors(self.graph, self.user_vecs, self.item_vecs)
         )
@@ -209,6 +240,8 @@ class RecommenderService:
         explain: bool = True,
         paths: int = 3,
         max_len: int | None = None,
+        path_ranking: str | None = None,
+        counterfactual: bool = False,
     ) -> dict[str, Any]:
         """The ``k`` best unseen items for a user, each with its ``paths`` best reasons.
 
@@ -218,46 +251,99 @@ class RecommenderService:
             explain: add reasons (default: True).
             paths: reasons per item, 0 to :data:`MAX_PATHS` (default: 3).
             max_len: longest path, 1 to 4 (default: the service's, 3).
+            path_ranking: ``model``, ``balanced`` or ``specific`` (default: the service's).
+            counterfactual: give each reason the item's score and rank with the path's edges
+                masked (at most :data:`MAX_MASKED` paths per request; attention models only).
 
         Returns:
-            ``{"user", "run", "model", "items": [{"item", "name", "score", "rank",
-            "reasons": [{"path": [{"id", "label", "name"}], "relations", "score",
-            "text"}]}]}`` (``reasons`` is empty when ``explain`` is false).
+            ``{"user", "run", "model", "path_ranking", "items": [{"item", "name", "score",
+            "rank", "reasons": [{"path": [{"id", "label", "name"}], "relations", "forward",
+            "score", "rank_score", "text", "cypher": {"statement", "params"},
+            "counterfactual"}]}], "cost": {"total_ms", "explain_ms", "counterfactual_ms",
+            "masked_paths"}}`` (``reasons`` is empty when ``explain`` is false).
 
         Raises:
             UnknownEntity: the user is not in the run.
-            ValueError: ``k``, ``paths`` or ``max_len`` out of range.
+            ValueError: ``k``, ``paths``, ``max_len`` or ``path_ranking`` out of range, or a
+                counterfactual asked of a model without attention.
         """
+        t0 = time.perf_counter()
         if not 1 <= k <= MAX_K:
             raise ValueError(f"k must be 1 to {MAX_K}, got {k}")
-        if not 0 <= paths <= MAX_PATHS:
-            raise ValueError(f"paths must be 0 to {MAX_PATHS}, got {paths}")
-        if max_len is not None and not 1 <= max_len <= MAX_LEN:
-            raise ValueError(f"max_len must be 1 to {MAX_LEN}, got {max_len}")
+        self._check(paths, max_len, 0)
         u = self.user_index(user_id)
         items, scores = self.top_items(u, k)
+        ranking = path_ranking or self.explainer.ranking.name
         search = None
         if explain and paths > 0 and len(items):
-            search = self.explainer.search(self.graph.offsets[USER] + u, max_len)
+            search = self.explainer.search(self.graph.offsets[USER] + u, max_len, ranking)
         out = []
+        shown: list[tuple[int, dict[str, Any]]] = []
         for rank, (i, s) in enumerate(zip(items.tolist(), scores.tolist(), strict=True), 1):
             reasons: list[dict[str, Any]] = []
             if search is not None:
                 node = self.graph.offsets[VIDEO] + i
                 reasons = self.explainer.explain(search.user, node, paths, search)
+                shown += [(i, r) for r in reasons]
             out.append({"item": str(self.item_ids[i]), "name": self.item_name(i),
                         "score": float(s), "rank": rank, "reasons": reasons})  # fmt: skip
+        t1 = time.perf_counter()
+        masked = self._counterfactuals(u, shown) if counterfactual and shown else 0
+        t2 = time.perf_counter()
+        ms = lambda a, b: round((b - a) * 1000, 2)  # noqa: E731
+        cost = {"total_ms": ms(t0, t2), "explain_ms": ms(t0, t1),
+                "counterfactual_ms": ms(t1, t2), "masked_paths": masked}  # fmt: skip
         return {"user": str(user_id), "run": self.run_name, "model": self.model_name,
-                "items": out}  # fmt: skip
+                "path_ranking": ranking, "items": out, "cost": cost}  # fmt: skip
 
     def explain(
-        self, user_id: str, item_id: str, paths: int = 3, max_len: int | None = None
+        self,
+        user_id: str,
+        item_id: str,
+        paths: int = 3,
+        max_len: int | None = None,
+        path_ranking: str | None = None,
+        counterfactual: bool = False,
     ) -> list[dict[str, Any]]:
         """Reasons for one (user, item) pair, recommended or not."""
+        self._check(paths, max_len, 1)
         u, i = self.user_index(user_id), self.item_index(item_id)
         g = self.graph
-        search = self.explainer.search(g.offsets[USER] + u, max_len)
-        return self.explainer.explain(search.user, g.offsets[VIDEO] + i, paths, search)
+        search = self.explainer.search(g.offsets[USER] + u, max_len, path_ranking)
+        reasons = self.explainer.explain(search.user, g.offsets[VIDEO] + i, paths, search)
+        if counterfactual:
+            self._counterfactuals(u, [(i, r) for r in reasons])
+        return reasons
+
+    @staticmethod
+    def _check(paths: int, max_len: int | None, least: int) -> None:
+        if not least <= paths <= MAX_PATHS:
+            raise ValueError(f"paths must be {least} to {MAX_PATHS}, got {paths}")
+        if max_len is not None and not 1 <= max_len <= MAX_LEN:
+            raise ValueError(f"max_len must be 1 to {MAX_LEN}, got {max_len}")
+
+    def masker(self) -> Masker:
+        """The model loaded for masking (once, on the first counterfactual).
+
+        Raises:
+            ValueError: the model has no attention edges to mask.
+        """
+        with self._masker_lock:
+            if self._masker is None:
+                before = torch.get_num_threads()
+                if self.threads:
+                    torch.set_num_threads(self.threads)
+                try:
+                    model = self.run.load_model("best", self.data, "cpu")
+                    self._masker = Masker(model, self.data, self.graph)
+                finally:
+                    torch.set_num_threads(before)
+            return self._masker
+
+    def _counterfactuals(self, user: int, reasons: list[tuple[int, dict[str, Any]]]) -> int:
+        """Add ``counterfactual`` to each reason (:func:`add_counterfactuals`)."""
+        return add_counterfactuals(self.masker(), self.explainer, user, reasons, self.seen(user),
+                                   MAX_MASKED)  # fmt: skip
 
     def similar(self, label: str, entity_id: str, k: int = 10) -> list[dict[str, Any]]:
         """The ``k`` entities of the same label nearest to one (cosine of the vectors the

@@ -15,6 +15,7 @@ from kg_store.export import GraphExport
 from recommend.data import build_recdata, make_split
 from recommend.explain import (
     OUTSIDE_SCALE,
+    EvidenceRule,
     Explainer,
     PathSearch,
     UnknownEntity,
@@ -93,7 +94,8 @@ def test_scores_are_products_of_weights_and_sorted(small: tuple[object, object])
 def test_sentences_name_ratings_and_shared_attributes(small: tuple[object, object]) -> None:
     _, g = small
     names = {"Video": {"v0": "Heat (1995)", "v2": "Ronin (1998)"}}
-    ex = Explainer(g, names)  # type: ignore[arg-type]
+    # every rating counts as evidence here: the sentences of all three paths
+    ex = Explainer(g, names, evidence=EvidenceRule(rating_threshold=0, user_mean=False))  # type: ignore[arg-type]
     s = ex.search(g.node("User", "u0"))  # type: ignore[attr-defined]
     reasons = ex.explain(s.user, g.node("Video", "v2"), 3, s)  # type: ignore[attr-defined]
     texts = {r["text"] for r in reasons}
@@ -189,8 +191,8 @@ def test_recommend_explains_with_training_paths_only(svc: RecommenderService) ->
     for it in answer["items"]:
         assert it["name"] == svc.item_name(svc.item_index(it["item"])) != it["item"]  # a title
         assert len(it["reasons"]) <= 3
-        scores = [r["score"] for r in it["reasons"]]
-        assert scores == sorted(scores, reverse=True)
+        ranked = [r["rank_score"] for r in it["reasons"]]
+        assert ranked == sorted(ranked, reverse=True)
         for r in it["reasons"]:
             n_reasons += 1
             path = r["path"]

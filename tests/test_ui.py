@@ -272,3 +272,58 @@ def test_every_page_opens_at_its_own_url(
     link = page.locator("[data-testid=stSidebarNav] a", has_text=heading).first
     assert (link.get_attribute("href") or "").rstrip("/").endswith(own)  # the menu's link too
     _no_exception(page, f"url-{path or 'root'}")
+
+
+def test_a_paths_cypher_runs_on_the_query_page(
+    server: tuple[str, dict[str, Any]], page: Any
+) -> None:
+    """Recommend → "Show in Cypher" beside the path graph → "Run on the Query page": the Query
+    page runs the handed-over statement and returns exactly the path's nodes."""
+    from ui.graph import display_value
+
+    url, _ = server
+    _open(page, f"{url}/recommend", "the chosen one in red")
+    # the table shows each item's whole first reason (a static table, not cut off)
+    why = page.locator("[data-testid=stTable]").first.inner_text()  # every first reason
+    # a path through the graph's own relationships (SIMILAR_* steps are the explainer's
+    # nearest-neighbour links, in the graph only after `kgrec similar build`)
+    options = page.locator("[data-testid=stRadio] [role=radiogroup] label")
+    own = [j for j in range(options.count()) if "similar" not in options.nth(j).inner_text()]
+    assert own, "no path of the first item runs through the graph's own relationships"
+    options.nth(own[0]).click()
+    _settle(page)
+    sentence = page.locator("[data-testid=stAlert]").first.inner_text().strip()
+    page.get_by_text("Show in Cypher").click()
+    _settle(page)
+    codes = page.locator("[data-testid=stCode]")
+    codes.nth(1).wait_for()
+    statement, params = codes.nth(0).inner_text(), json.loads(codes.nth(1).inner_text())
+    assert statement.startswith("MATCH p = (n0:`User` {`id`: $k0})"), statement
+    ids = [params[f"k{j}"] for j in range(len(params) - 1)]
+    assert len(ids) >= 3 and params["forward"] and len(params["forward"]) == len(ids) - 1
+    # item #1's first reason, whole, in the table's first row
+    top_reason = options.nth(0).inner_text().rsplit("(score", 1)[0].strip()
+    assert top_reason in page.locator("[data-testid=stTable] tbody tr").first.inner_text()
+    assert sentence in why or own[0] > 0
+    page.get_by_role("button", name="Run on the Query page").click()
+    page.wait_for_url(re.compile(r"/query$"))
+    caption = page.get_by_text(re.compile(r"the path from Recommend: \d+ row\(s\) in")).first
+    try:
+        caption.wait_for()
+    except sync_api.TimeoutError:
+        _no_exception(page, "query-from-recommend")  # an exception box says why
+        raise AssertionError(page.locator("body").inner_text()[:2000]) from None
+    assert caption.inner_text().startswith("the path from Recommend: 1 row(s)"), (
+        caption.inner_text()
+    )
+    assert page.url.rstrip("/").endswith("/query")
+    table = page.locator("[data-testid=stDataFrame]").first
+    sync_api.expect(table).to_contain_text(display_value(ids))  # the same nodes, in order
+    _graph_drawn(page)
+    # the editor holds the statement and its parameters, to edit and run again
+    assert page.get_by_label("Cypher", exact=True).input_value() == statement
+    assert (
+        json.loads(page.get_by_role("textbox", name="parameters (JSON object)").input_value())
+        == params
+    )
+    _no_exception(page, "query-from-recommend")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from api.deps import GraphDep, OptionalServiceDep, ServiceDep
 from api.schemas import (
@@ -17,12 +21,52 @@ from api.schemas import (
     error_responses,
 )
 from kg_store import GraphStore
-from recommend.explain import MAX_LEN, UnknownEntity
-from recommend.serving import MAX_K, MAX_PATHS
+from recommend.explain import MAX_LEN, NotMaskable, UnknownEntity
+from recommend.serving import MAX_K, MAX_MASKED, MAX_PATHS
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 UserId = Annotated[str, Path(min_length=1, max_length=200, description="The User's id.")]
+_TRUE, _FALSE = {"true", "1", "yes", "on", "t", "y"}, {"false", "0", "no", "off", "f", "n"}
+
+
+def _explain_mode(v: Any) -> str:
+    """``true``/``false`` as FastAPI reads a boolean, or ``counterfactual``."""
+    text = str(v).strip().lower()
+    if text in _TRUE or v is True:
+        return "true"
+    if text in _FALSE or v is False:
+        return "false"
+    if text == "counterfactual":
+        return text
+    raise PydanticCustomError(
+        "bool_parsing", "Input should be a valid boolean or 'counterfactual', unable to interpret"
+    )
+
+
+@contextmanager
+def _maskable() -> Iterator[None]:
+    """A counterfactual asked of a model without attention edges: 422, saying so."""
+    try:
+        yield
+    except NotMaskable as e:
+        raise HTTPException(status_code=422, detail=f"no counterfactuals: {e}") from e
+
+
+ExplainMode = Annotated[
+    Literal["true", "false", "counterfactual"],
+    BeforeValidator(_explain_mode),
+    Query(
+        description="Add path explanations (true), none (false), or add to each path the item's "
+        f"score and rank without it (counterfactual: one propagation per path, at most "
+        f"{MAX_MASKED} per request; attention models only)."
+    ),
+]
+Ranking = Annotated[  # the names of recommend.explain.PRESETS (a test checks they agree)
+    Literal["model", "balanced", "specific"] | None,
+    Query(description="How paths are ranked: model, balanced or specific (default: the "
+          "service's, balanced)."),
+]  # fmt: skip
 
 
 @router.get(
@@ -35,15 +79,21 @@ async def recommendations(
     user_id: UserId,
     svc: ServiceDep,
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many items.")] = 10,
-    explain: Annotated[bool, Query(description="Add path explanations.")] = True,
+    explain: ExplainMode = "true",
     paths: Annotated[int, Query(ge=0, le=MAX_PATHS, description="Paths per item.")] = 3,
     max_len: Annotated[int, Query(ge=1, le=MAX_LEN, description="Longest path.")] = 3,
+    path_ranking: Ranking = None,
 ) -> Any:
-    """The user's top-k unseen videos, each with the knowledge-graph paths that led to it.
+    """The user's top-k unseen videos, each with the knowledge-graph paths that led to it, and
+    what answering cost.
 
-    Scoring is one matrix-vector product over precomputed vectors; no database call.
+    Scoring is one matrix-vector product over precomputed vectors; no database call. Reasons
+    cite only positive evidence; each carries the Cypher that shows it in the graph.
     """
-    return svc.recommend(user_id, k=k, explain=explain, paths=paths, max_len=max_len)
+    with _maskable():
+        return svc.recommend(user_id, k=k, explain=explain != "false", paths=paths,
+                             max_len=max_len, path_ranking=path_ranking,
+                             counterfactual=explain == "counterfactual")  # fmt: skip
 
 
 @router.get(
@@ -60,9 +110,15 @@ async def reasons(
     svc: ServiceDep,
     paths: Annotated[int, Query(ge=1, le=MAX_PATHS, description="How many paths.")] = 3,
     max_len: Annotated[int, Query(ge=1, le=MAX_LEN, description="Longest path.")] = 3,
+    path_ranking: Ranking = None,
+    counterfactual: Annotated[
+        bool, Query(description="Add the item's score and rank without each path.")
+    ] = False,
 ) -> Any:
     """The best paths from a user to any video (recommended or not)."""
-    data = svc.explain(user_id, item_id, paths=paths, max_len=max_len)
+    with _maskable():
+        data = svc.explain(user_id, item_id, paths=paths, max_len=max_len,
+                           path_ranking=path_ranking, counterfactual=counterfactual)  # fmt: skip
     return {"user": user_id, "item": item_id, "run": svc.run_name, "data": data,
             "count": len(data)}  # fmt: skip
 

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kgrec.cli.console import err, failing
+from kgrec.cli.console import err, fail, failing
 
 out = Console(soft_wrap=True)  # stdout, soft-wrapped (console.out is not)
 
@@ -26,19 +26,42 @@ def recommend(
     paths: Annotated[int, typer.Option(min=1, max=10, help="Paths per item.")] = 3,
     max_len: Annotated[int, typer.Option(min=1, max=4, help="Longest path.")] = 3,
     run: Annotated[str, typer.Option(help="Run path, name, name prefix or 'latest'.")] = "latest",
+    path_ranking: Annotated[
+        str,
+        typer.Option(
+            help="Rank paths by the model's weight alone (model), with the linking "
+            "entities' specificity (balanced) or mostly by it (specific)."
+        ),
+    ] = "balanced",
+    counterfactual: Annotated[
+        bool,
+        typer.Option(
+            "--counterfactual",
+            help="With --explain: each path's item score and "
+            "rank without it (attention models; one propagation per path).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """A user's top-k unseen videos from a trained run, optionally with the KG paths why."""
     from api.app import load_service
     from kgrec.settings import get_settings
-    from recommend.explain import UnknownEntity
+    from recommend.explain import PRESETS, UnknownEntity
+
+    if path_ranking not in PRESETS:
+        raise fail(f"--path-ranking must be one of {', '.join(PRESETS)}, not {path_ranking!r}", 2)
+    if counterfactual and not explain:
+        raise fail("--counterfactual needs --explain", 2)
 
     # an unknown user or item: its own message; a missing run or key: without repr's quotes
     missing = failing(FileNotFoundError, ValueError, KeyError, strip_quotes=True)
     with missing, failing(UnknownEntity):
         with err.status("loading the run ..."):
             svc = load_service(get_settings(), run)
-        answer = svc.recommend(user, k=k, explain=explain, paths=paths, max_len=max_len)
+        with err.status("ranking and explaining ..."):
+            answer = svc.recommend(user, k=k, explain=explain, paths=paths, max_len=max_len,
+                                   path_ranking=path_ranking,
+                                   counterfactual=counterfactual)  # fmt: skip
     if as_json:
         print(json.dumps(answer))
         return
@@ -54,9 +77,25 @@ def _print(answer: dict[str, Any], explain: bool) -> None:
     for it in answer["items"]:
         cells = [str(it["rank"]), it["item"], it["name"], f"{it['score']:.4f}"]
         if explain:
-            cells.append("\n".join(f"{r['text']} ({r['score']:.2e})" for r in it["reasons"]))
+            cells.append("\n".join(_why(r) for r in it["reasons"]))
         t.add_row(*cells)
     out.print(t)
+    cost = answer.get("cost") or {}
+    if explain and cost:
+        extra = (f", {cost['masked_paths']} path(s) masked in {cost['counterfactual_ms']:.0f} ms"
+                 if cost.get("masked_paths") else "")  # fmt: skip
+        out.print(f"ranked by {answer.get('path_ranking')}; explained in "
+                  f"{cost['explain_ms']:.0f} ms{extra}")  # fmt: skip
+
+
+def _why(r: dict[str, Any]) -> str:
+    """One reason: its sentence, score, and what the item would lose without it."""
+    text = f"{r['text']} ({r['score']:.2e})"
+    cf = r.get("counterfactual")
+    if cf:
+        text += (f"; without it #{cf['base_rank']} -> #{cf['rank']} (score "
+                 f"{cf['base_score']:.3f} -> {cf['score']:.3f})")  # fmt: skip
+    return text
 
 
 def serve(

@@ -1,21 +1,30 @@
-"""The explainer of one trained model: the top-N scored paths for a (user, item) pair, each
-with a plain sentence, in the API's reason format."""
+"""The explainer of one trained model: the top-N paths for a (user, item) pair, each with a plain
+sentence and the Cypher that shows it, in the API's reason format.
+
+Paths run only over positive evidence (:class:`~recommend.explain.evidence.EvidenceRule`) and
+are ranked by :class:`~recommend.explain.ranking.PathRanking`; each reason's ``score`` is the
+model's own path weight, ``rank_score`` the ranking's.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from recommend.explain.cypher import path_cypher
+from recommend.explain.evidence import EvidenceRule
 from recommend.explain.graph import PathGraph
 from recommend.explain.names import display_name
+from recommend.explain.ranking import DEFAULT_RANKING, PathRanking
 from recommend.explain.search import PathSearch
 from recommend.explain.sentences import Hop, describe
 
 
 class Explainer:
-    """Top-N scored paths with sentences for (user, item) pairs of one trained model.
+    """Top-N ranked paths with sentences for (user, item) pairs of one trained model.
 
     Args:
         g: the search graph with the model's weights
@@ -26,6 +35,11 @@ class Explainer:
         max_len: longest path by default (default: 3; at most 4).
         beam: partial walks kept per meeting node (default: 16).
         fanout: edges followed per node, highest weight first (default: 512).
+        evidence: which interactions may be cited (default: :class:`EvidenceRule`'s defaults).
+        ranking: how paths are ranked by default, a preset name or a :class:`PathRanking`
+            (default: ``"balanced"``).
+        source_labels: role label -> the graph's own label (``GraphExport.source_labels``),
+            for names, displayed labels and Cypher.
     """
 
     def __init__(
@@ -35,16 +49,47 @@ class Explainer:
         max_len: int = 3,
         beam: int = 16,
         fanout: int = 512,
+        evidence: EvidenceRule | None = None,
+        ranking: str | PathRanking = DEFAULT_RANKING,
+        source_labels: Mapping[str, str] | None = None,
     ) -> None:
         self.g = g
         self.names = names or {}
         self.max_len = max_len
         self.beam = beam
         self.fanout = fanout
+        self.evidence = evidence or EvidenceRule()
+        self.ranking = PathRanking.named(ranking)
+        self.source_labels = dict(source_labels or {})
+        self.positive = self.evidence.positive(g)
+        self._graphs: dict[PathRanking, PathGraph] = {}
+        self._lock = threading.Lock()
 
-    def search(self, user: int, max_len: int | None = None) -> PathSearch:
+    def source_label(self, label: str) -> str:
+        """The graph's own name of a role label (``Customer`` for ``User``)."""
+        return self.source_labels.get(label, label)
+
+    def node_of(self, node: Mapping[str, str]) -> int:
+        """The node id of a reason's path node (``{"id", "label"}``, the graph's own label)."""
+        own = {v: k for k, v in self.source_labels.items()}
+        return self.g.node(own.get(node["label"], node["label"]), node["id"])
+
+    def graph(self, ranking: str | PathRanking | None = None) -> PathGraph:
+        """The graph the search runs on for a ranking: positive evidence only, weights folded
+        with the ranking (built once per ranking)."""
+        r = self.ranking if ranking is None else PathRanking.named(ranking)
+        with self._lock:
+            if r not in self._graphs:
+                w = r.search_weights(self.g, self.g.weight)
+                self._graphs[r] = self.g.restricted(self.positive, w)
+            return self._graphs[r]
+
+    def search(
+        self, user: int, max_len: int | None = None, ranking: str | PathRanking | None = None
+    ) -> PathSearch:
         """Walks from ``user`` (a node id), reusable for every item of one request."""
-        return PathSearch(self.g, user, max_len or self.max_len, self.beam, self.fanout)
+        return PathSearch(self.graph(ranking), user, max_len or self.max_len, self.beam,
+                          self.fanout)  # fmt: skip
 
     def hops(self, nodes: np.ndarray, half: np.ndarray) -> list[Hop]:
         g = self.g
@@ -56,18 +101,36 @@ class Explainer:
         return out
 
     def node_dict(self, node: int) -> dict[str, str]:
-        label = self.g.label_of(node)
+        role = self.g.label_of(node)
         key = str(self.g.keys[node])
-        return {"id": key, "label": label, "name": display_name(label, key, self.names)}
+        label = self.source_label(role)
+        return {"id": key, "label": label, "name": display_name(role, key, self.names, label)}
 
-    def reason(self, nodes: np.ndarray, half: np.ndarray, score: float) -> dict[str, Any]:
-        """One path as the API's reason: ``{path, relations, score, text}``."""
+    def model_score(self, half: np.ndarray) -> float:
+        """The model's path weight: the product of the model's weights along the path."""
+        return float(np.prod(self.g.weight[np.asarray(half, dtype=np.int64)]))
+
+    def reason(self, nodes: np.ndarray, half: np.ndarray, rank_score: float) -> dict[str, Any]:
+        """One path as the API's reason: ``{path, relations, forward, score, rank_score, text,
+        cypher}``."""
         hops = self.hops(nodes, half)
+        labels = [self.g.label_of(int(n)) for n in nodes]
+        relations = [h.relation for h in hops]
+        forward = [h.forward for h in hops]
         return {
             "path": [self.node_dict(int(n)) for n in nodes],
-            "relations": [h.relation for h in hops],
-            "score": score,
-            "text": describe(self.g, hops, self.names),
+            "relations": relations,
+            "forward": forward,
+            "score": self.model_score(half),
+            "rank_score": rank_score,
+            "text": describe(self.g, hops, self.names, self.source_label),
+            "cypher": path_cypher(
+                labels,
+                [str(self.g.keys[int(n)]) for n in nodes],
+                relations,
+                forward,
+                self.source_label,
+            ),  # fmt: skip
         }
 
     def explain(

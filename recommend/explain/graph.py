@@ -9,7 +9,7 @@ Decade, Tag, Person, ...), then the user-side ones (Occupation, AgeGroup, Gender
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -104,6 +104,18 @@ class PathGraph:
         src = np.repeat(np.arange(self.n_nodes), np.diff(self.indptr))
         order = np.lexsort((-self.weight[self.half], src))
         self.nbr, self.half = self.nbr[order], self.half[order]
+
+    def restricted(self, keep: np.ndarray, weight: np.ndarray) -> PathGraph:
+        """The same nodes and edges with CSR rows holding only the edges where ``keep``
+        (``[M]`` bool) is true, weighted by ``weight`` (``[2M]``) and sorted by it: the graph
+        a search runs on (edge ids, and so reasons, stay those of ``self``)."""
+        src = np.repeat(np.arange(self.n_nodes), np.diff(self.indptr))
+        mask = keep[self.half >> 1]
+        counts = np.bincount(src[mask], minlength=self.n_nodes)
+        out = replace(self, indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
+                      nbr=self.nbr[mask], half=self.half[mask])  # fmt: skip
+        out.set_weights(weight)
+        return out
 
     def uniform_weights(self) -> np.ndarray:
         """``1 / degree(from)`` for every half-edge."""

@@ -49,11 +49,17 @@ def load_names(directory: str | Path) -> Names | None:
     return {str(lab): {str(k): str(v) for k, v in m.items()} for lab, m in raw.items()}
 
 
-def display_name(label: str, key: str, names: Mapping[str, Mapping[str, str]]) -> str:
-    """A node's name for people: its title/name when known, ``user 42`` for a user, else its id."""
+def display_name(
+    label: str, key: str, names: Mapping[str, Mapping[str, str]], source_label: str | None = None
+) -> str:
+    """A node's name for people: its title/name when known, ``user 42`` for a user (``customer
+    42`` where the graph's own label of the user role, ``source_label``, is Customer), else its
+    id. Names are looked up under the role label, then the graph's own label."""
     known = names.get(label, {}).get(key)
+    if not known and source_label:
+        known = names.get(source_label, {}).get(key)
     if known:
         return known
     if label == USER:
-        return f"user {key}"
+        return f"{(source_label or 'user').lower()} {key}"
     return key

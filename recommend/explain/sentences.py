@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kgrec.schema import USER, VIDEO
@@ -46,15 +46,21 @@ def _stars(r: float) -> str:
 class _Namer:
     """Names nodes in a sentence: a video's year is dropped once it has been mentioned."""
 
-    def __init__(self, g: PathGraph, names: Mapping[str, Mapping[str, str]], user: int) -> None:
-        self.g, self.names, self.user = g, names, user
+    def __init__(
+        self,
+        g: PathGraph,
+        names: Mapping[str, Mapping[str, str]],
+        user: int,
+        source_label: Callable[[str], str],
+    ) -> None:
+        self.g, self.names, self.user, self.source_label = g, names, user, source_label
         self.seen: set[int] = set()
 
     def __call__(self, node: int, subject: bool = False) -> str:
         if node == self.user:
             return "You" if subject else "you"
         label = self.g.label_of(node)
-        name = display_name(label, str(self.g.keys[node]), self.names)
+        name = display_name(label, str(self.g.keys[node]), self.names, self.source_label(label))
         if label == VIDEO and node in self.seen:
             name = _YEAR.sub("", name) or name
         self.seen.add(node)
@@ -68,12 +74,18 @@ def _interaction_phrase(hop: Hop, item: str) -> str:
     return f"{verb} {item}"
 
 
-def describe(g: PathGraph, hops: list[Hop], names: Mapping[str, Mapping[str, str]]) -> str:
+def describe(
+    g: PathGraph,
+    hops: list[Hop],
+    names: Mapping[str, Mapping[str, str]],
+    source_label: Callable[[str], str] | None = None,
+) -> str:
     """A plain sentence for a path, e.g. ``You rated Heat (1995) 5 stars; Heat and Ronin (1998)
-    share the genre Thriller``."""
+    share the genre Thriller``; users are named by the graph's own label of the user role
+    (``source_label``: ``customer 153``)."""
     if not hops:
         return ""
-    name = _Namer(g, names, hops[0].src)
+    name = _Namer(g, names, hops[0].src, source_label or (lambda label: label))
     is_user = lambda n: g.label_of(n) == USER  # noqa: E731
     is_item = lambda n: g.label_of(n) == VIDEO  # noqa: E731
     clauses: list[str] = []

@@ -16,6 +16,9 @@ from ui.graph import display_value, draw, from_result, legend_html
 # a parameter of this name is prefilled with an id of this label found in the graph
 EXAMPLE_LABEL = {"user_id": "User", "item_id": "Video", "genre": "Genre", "tag": "Tag",
                  "id": "Video"}  # fmt: skip
+HANDOVER = "query_handover"
+"""Session key of a statement handed over by another page (``{"statement", "params"}``: the
+Recommend page's "Run on the Query page"); the Query page opens it in "Your Cypher" and runs it."""
 # the editor's starting text, shown to the analyst (not a statement the dashboard runs)
 EXAMPLE_CYPHER = (
     "MATCH (u:User)-[r:LIKED]->(v:Video)-[g:HAS_GENRE]->(x:Genre)\n"  # layout: cypher
@@ -30,11 +33,16 @@ def render() -> None:
         f"before they reach the store. At most {data.settings().max_rows:,} rows and "
         f"{data.settings().query_timeout:g} s per query."
     )
-    lib_tab, own_tab = st.tabs(["Library query", "Your Cypher"])
+    handed = st.session_state.pop(HANDOVER, None)
+    if handed:  # fill the editor with it (widget state is set before the widgets exist)
+        st.session_state["query_cypher"] = handed["statement"]
+        st.session_state["query_cypher_params"] = json.dumps(handed.get("params") or {})
+    lib_tab, own_tab = st.tabs(["Library query", "Your Cypher"],
+                               default="Your Cypher" if handed else None)  # fmt: skip
     with lib_tab:
         _library_form()
     with own_tab:
-        _cypher_form()
+        _cypher_form(run_now=bool(handed))
     shown = st.session_state.get("query_answer")
     if shown:
         _answer(*shown)
@@ -95,15 +103,31 @@ def _library_form() -> None:
         _run(f"{name} {json.dumps(values)}", lambda: data.query(name, values))
 
 
-def _cypher_form() -> None:
+def _cypher_form(run_now: bool = False) -> None:
+    """Free read-only Cypher with JSON parameters; ``run_now``: run what is in the editor
+    without waiting for the button (a statement handed over from another page)."""
+    if "query_cypher" not in st.session_state:
+        st.session_state["query_cypher"] = EXAMPLE_CYPHER
     with st.form("query_cypher_form"):
-        text = st.text_area("Cypher", value=EXAMPLE_CYPHER, height=140, key="query_cypher")
+        text = st.text_area("Cypher", height=140, key="query_cypher")
+        raw = st.text_input("parameters (JSON object)", value="{}", key="query_cypher_params",
+                            help='e.g. {"k0": "196"}: the statement reads them as $k0')  # fmt: skip
         max_rows = st.number_input(
             "most rows", 1, data.settings().max_rows, min(200, data.settings().max_rows)
         )
         submitted = st.form_submit_button("Run Cypher", type="primary")
-    if submitted:
-        _run("your Cypher", lambda: data.run_cypher(text, int(max_rows)))
+    if submitted or run_now:
+        try:
+            params = json.loads(raw or "{}")
+            if not isinstance(params, dict):
+                raise ValueError("a JSON object is needed")
+        except ValueError as e:
+            st.error(f"parameters: not a JSON object ({e})")
+            return
+        s = data.settings()
+        title = "the path from Recommend" if run_now else "your Cypher"
+        _run(title, lambda: data.store().read_only(text, params, max_rows=int(max_rows),
+                                                   timeout=s.query_timeout))  # fmt: skip
 
 
 def _run(title: str, call: Any) -> None:

@@ -1,8 +1,11 @@
 """Recommend: pick a run and a user; the user's profile and history, the top-K items with their
-scores, and for a chosen item its explanation paths drawn as a graph, the path highlighted."""
+scores and whole first reason, and for a chosen item its explanation paths drawn as a graph, the
+path highlighted, what the item would lose without it (counterfactual), and the Cypher that shows
+it in the graph, which the Query page runs on request."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +14,7 @@ import streamlit as st
 
 from ui import data
 from ui.graph import GraphView, draw, legend_html
+from ui.views import query
 
 if TYPE_CHECKING:
     from recommend.serving import RecommenderService
@@ -57,6 +61,8 @@ def render() -> None:
     except ImportError as e:
         st.error(f"Serving is not available in this installation: {e}")
         return
+    from recommend.explain import PRESETS
+
     runs = servable_runs(str(data.settings().runs_dir))
     if not runs:
         st.info(
@@ -64,7 +70,7 @@ def render() -> None:
             "`kgrec train --model bprmf`."
         )
         return
-    c1, c2, c3, c4 = st.columns([3, 2, 1, 1])
+    c1, c2, c3, c4, c5 = st.columns([3, 2, 1, 1, 1])
     by_name = {r["run"]: r for r in runs}
     name = c1.selectbox(
         "run",
@@ -78,6 +84,21 @@ def render() -> None:
     user = c2.selectbox(f"user ({len(users):,} in the run)", users, key="rec_user")
     k = c3.number_input("top K", 1, 100, 10, key="rec_k")
     n_paths = c4.number_input("paths per item", 1, 10, 3, key="rec_paths")
+    ranking = c5.selectbox(
+        "path ranking",
+        list(PRESETS),
+        index=list(PRESETS).index(svc.explainer.ranking.name),
+        key="rec_ranking",
+        help="model: the model's path weight alone; balanced: combined with how specific the "
+        "linking entities are; specific: mostly the latter.",
+    )
+    maskable = svc.path_scoring.startswith("attention")
+    counterfactual = st.checkbox(
+        "counterfactual: each path's item rank without it (one propagation per path)",
+        key="rec_counterfactual",
+        disabled=not maskable,
+        help=None if maskable else "Only models that propagate over attention edges.",
+    )
     info = svc.info()
     st.caption(
         f"model {info['model']} on {info['dataset']}: {info['users']:,} users, "
@@ -86,7 +107,9 @@ def render() -> None:
     )
 
     with st.spinner("Ranking and explaining…"), data.shown_errors("Recommending"):
-        answer = svc.recommend(str(user), k=int(k), explain=True, paths=int(n_paths))
+        answer = svc.recommend(str(user), k=int(k), explain=True, paths=int(n_paths),
+                               path_ranking=ranking,
+                               counterfactual=bool(counterfactual and maskable))  # fmt: skip
     items = answer["items"]
 
     prof, recs = st.columns([1, 2])
@@ -96,11 +119,16 @@ def render() -> None:
         st.subheader(f"Top {len(items)} for user {user}")
         table = pd.DataFrame(
             [{"rank": it["rank"], "item": it["item"], "name": it.get("name", it["item"]),
-              "score": it["score"],
+              "score": f"{it['score']:.4f}",
               "why": it["reasons"][0]["text"] if it["reasons"] else ""} for it in items]
         )  # fmt: skip
-        score = st.column_config.NumberColumn(format="%.4f")
-        st.dataframe(table, hide_index=True, width="stretch", column_config={"score": score})
+        st.table(table.set_index("rank"))  # a static table wraps the whole first reason
+        cost = answer["cost"]
+        st.caption(
+            f"paths ranked {answer['path_ranking']}; explained in {cost['explain_ms']:.0f} ms"
+            + (f", {cost['masked_paths']} path(s) masked in {cost['counterfactual_ms']:.0f} ms"
+               if cost["masked_paths"] else "")
+        )  # fmt: skip
     if not items:
         st.info("Nothing to recommend: the user has interacted with every item.")
         return
@@ -161,10 +189,38 @@ def _explanation(items: list[dict[str, Any]]) -> None:
         keys = view.add_path(r["path"], r["relations"], r.get("forward"))
         if j == pick:
             chosen = keys
-    st.info(reasons[pick]["text"])
-    draw(view, highlight=chosen, centre=chosen[:1] + chosen[-1:], height=420)
-    st.markdown(legend_html(view.labels()), unsafe_allow_html=True)
+    reason = reasons[pick]
+    st.info(reason["text"])
+    cf = reason.get("counterfactual")
+    if cf:
+        st.markdown(
+            f"**Without this path** it would fall from #{cf['base_rank']} to #{cf['rank']} "
+            f"(score {cf['base_score']:.4f} → {cf['score']:.4f})."
+        )
+    left, right = st.columns([3, 2])
+    with left:
+        draw(view, highlight=chosen, centre=chosen[:1] + chosen[-1:], height=420)
+        st.markdown(legend_html(view.labels()), unsafe_allow_html=True)
+    with right, st.expander("Show in Cypher", expanded=False):
+        _cypher(reason, rank, pick)
     st.caption(
         f"{len(reasons)} path(s) from the user to {item.get('name', item['item'])}; "
-        f"the chosen one in red: {' → '.join(reasons[pick]['relations'])}"
+        f"the chosen one in red: {' → '.join(reason['relations'])}"
     )
+
+
+def _cypher(reason: dict[str, Any], rank: int, pick: int) -> None:
+    """The path's read-only statement and parameters, and a button that runs it on the Query
+    page."""
+    cy = reason["cypher"]
+    if any(rel.startswith("SIMILAR_") for rel in reason["relations"]):
+        st.caption(
+            "SIMILAR_* steps are the explainer's nearest-neighbour links between videos: the "
+            "statement finds them once `kgrec similar build` has written them to the graph."
+        )
+    st.code(cy["statement"], language="cypher")
+    st.caption("parameters (in Neo4j Browser: `:param` each, or `kgrec query --cypher` with -p)")
+    st.code(json.dumps(cy["params"]), language="json")
+    if st.button("Run on the Query page", key=f"rec_cypher_{rank}_{pick}"):
+        st.session_state[query.HANDOVER] = {"statement": cy["statement"], "params": cy["params"]}
+        st.switch_page(st.Page(query.render, title="Query", url_path="query"))
