@@ -9,7 +9,10 @@ and the base caches them. A model's own settings (``ModelConfig.extra``) are a t
 dataclass declared next to it (:attr:`Recommender.options_type`, a :class:`ModelOptions`),
 parsed and checked by :meth:`Recommender.parse_options`. A model describes itself to the path
 explainer (:mod:`recommend.explain`) through :meth:`Recommender.scoring_vectors`,
-:meth:`Recommender.attention_encoders` and :attr:`Recommender.path_weights`.
+:meth:`Recommender.attention_encoders` and :attr:`Recommender.path_weights`. What ``kgrec
+tune`` searches is declared here too: each option's space with the option (:func:`option`'s
+``search``), the shared settings' in :attr:`Recommender.search_space`
+(:mod:`recommend.models.search`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from recommend.data import RecData
+from recommend.models.search import Space
 
 
 @dataclass
@@ -48,9 +52,11 @@ class ModelConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def option(default: Any, help: str) -> Any:
-    """A field of a :class:`ModelOptions` dataclass: its default and a one-line description."""
-    return field(default=default, metadata={"help": help})
+def option(default: Any, help: str, search: Space | None = None) -> Any:
+    """A field of a :class:`ModelOptions` dataclass: its default, a one-line description and,
+    for ``kgrec tune``, the values a search may try (a :mod:`recommend.models.search` space;
+    default: None, the option is not searched)."""
+    return field(default=default, metadata={"help": help, "search": search})
 
 
 @dataclass(frozen=True)
@@ -59,10 +65,33 @@ class ModelOptions:
     :func:`option`) are the keys ``ModelConfig.extra`` may hold for that model. This one has
     none (models without options of their own)."""
 
+    # search spaces of options declared by a parent class (or None: not searched here), which
+    # override the parents' own `option(search=...)`
+    search_spaces: ClassVar[Mapping[str, Space | None]] = {}
+
     @classmethod
     def help(cls) -> dict[str, str]:
         """Each option's one-line description, by name."""
         return {f.name: str(f.metadata.get("help", "")) for f in fields(cls)}
+
+    @classmethod
+    def search_space(cls) -> dict[str, Space]:
+        """The options ``kgrec tune`` searches, by name: each field's ``option(search=...)``,
+        then :attr:`search_spaces`.
+
+        Raises:
+            ValueError: :attr:`search_spaces` names no option of this class.
+        """
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(cls.search_spaces) - names)
+        if unknown:
+            raise ValueError(
+                f"{cls.__qualname__}.search_spaces: no option {', '.join(map(repr, unknown))}; "
+                f"its options: {', '.join(sorted(names)) or 'none'}"
+            )
+        spaces = {f.name: f.metadata.get("search") for f in fields(cls)}
+        spaces.update(cls.search_spaces)
+        return {name: space for name, space in spaces.items() if space is not None}
 
 
 OptionsT = TypeVar("OptionsT", bound=ModelOptions)
@@ -131,6 +160,10 @@ class Recommender(nn.Module):
     path_weights: ClassVar[Literal["embedding", "uniform"]] = "uniform"
     # the model's own settings (ModelConfig.extra), parsed into :attr:`options`
     options_type: ClassVar[type[ModelOptions]] = ModelOptions
+    # what `kgrec tune` searches of the shared settings (ModelConfig / TrainConfig fields) this
+    # model reads, built with recommend.models.search.shared; its options' spaces are declared
+    # with them (ModelOptions.search_space)
+    search_space: ClassVar[dict[str, Space]] = {}
     options: ModelOptions
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:

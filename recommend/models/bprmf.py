@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from recommend.data import RecData
 from recommend.models.base import ModelConfig, Recommender, register
 from recommend.models.losses import bpr_loss
+from recommend.models.search import shared
 
 
 @register
@@ -23,6 +24,7 @@ class BPRMF(Recommender):
 
     name = "bprmf"
     path_weights = "embedding"
+    search_space = shared("lr", "l2")
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)

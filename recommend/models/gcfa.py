@@ -15,6 +15,7 @@ from torch_geometric.utils import softmax as scatter_softmax
 
 from recommend.data import RecData
 from recommend.models.base import ModelConfig, ModelOptions, Recommender, option, register
+from recommend.models.search import Choice, IntRange, LogUniform, shared
 from recommend.models.sparse import sparse_adj
 
 
@@ -23,13 +24,20 @@ class GCFAOptions(ModelOptions):
     """GCFA's options (``ModelConfig.extra``)."""
 
     neighbours: int = option(
-        10, "neighbours kept per user (user-user) and per item (item-item) by importance"
+        10,
+        "neighbours kept per user (user-user) and per item (item-item) by importance",
+        search=IntRange(5, 30, step=5),
     )
-    tau: float = option(0.1, "softmax temperature over the kept neighbours' tightness (eq 3)")
+    tau: float = option(
+        0.1,
+        "softmax temperature over the kept neighbours' tightness (eq 3)",
+        search=LogUniform(0.02, 1.0),
+    )
     pool: Literal["weighted", "max"] = option(
         "weighted",
         "pooling after the FC of the neighbours: the softmax(tightness)-weighted mean "
         "(eqs 2-3) or the element-wise max (GraphSAGE's pooling aggregator)",
+        search=Choice(["weighted", "max"]),
     )
 
 
@@ -231,6 +239,7 @@ class GCFA(Recommender):
     # why these defaults: benchmarks/results/tuning_notes.md
     defaults: ClassVar[dict[str, Any]] = {"rating_kinds": True, "batch_size": 8192, "lr": 5e-3}
     options_type = GCFAOptions
+    search_space = shared("lr", "l2", "dropout")
     options: GCFAOptions
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:

@@ -17,12 +17,15 @@ from recommend.models.losses import (
     scored_vectors,
     softmax_objective,
 )
+from recommend.models.search import Choice, LogUniform, shared
 from recommend.models.sparse import spmm, sym_norm_adj
 
 
 @dataclass(frozen=True)
 class LightGCNOptions(CFObjectiveOptions):
     """LightGCN's options (``ModelConfig.extra``): the CF objective, ``cf_loss`` and ``tau``."""
+
+    search_spaces = {"cf_loss": Choice(["bpr", "softmax"]), "tau": LogUniform(0.05, 1.0)}
 
 
 @register
@@ -52,6 +55,7 @@ class LightGCN(Recommender):
     defaults: ClassVar[dict[str, Any]] = {"lr": 5e-3}
     path_weights = "embedding"
     options_type = LightGCNOptions
+    search_space = shared("lr", "l2", "layers")
     options: LightGCNOptions
     adj: Tensor
 

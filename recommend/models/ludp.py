@@ -19,6 +19,7 @@ from recommend.data import RecData
 from recommend.knn import knn_graph
 from recommend.models.base import ModelConfig, ModelOptions, Recommender, option, register
 from recommend.models.losses import inner_product_bpr
+from recommend.models.search import Choice, IntRange, shared
 from recommend.models.sparse import sparse_adj, spmm, sym_norm_adj
 
 
@@ -27,10 +28,14 @@ class LUDPOptions(ModelOptions):
     """LUDP's options (``ModelConfig.extra``)."""
 
     k: int = option(
-        10, "neighbours per item in each modality's kNN graph (eq 4; the paper tries 5-50)"
+        10,
+        "neighbours per item in each modality's kNN graph (eq 4; the paper tries 5-50)",
+        search=Choice([5, 10, 20, 50]),
     )
     item_layers: int = option(
-        2, "propagation layers on the kNN graphs (eq 5; the paper's best on MovieLens is 2)"
+        2,
+        "propagation layers on the kNN graphs (eq 5; the paper's best on MovieLens is 2)",
+        search=IntRange(1, 3),
     )
     knn_norm: Literal["paper", "sym"] = option(
         "paper",
@@ -41,6 +46,7 @@ class LUDPOptions(ModelOptions):
         "attention",
         "how the modalities are fused, item side (eqs 6-8) and user side (eq 12); concat: "
         "concatenation then a fully connected layer (the paper's Sec. 5.3.4)",
+        search=Choice(["attention", "sum", "concat"]),
     )
     modalities: list[str] | str | None = option(
         None, "modality labels to use (default: every label of data.item_features)"
@@ -51,7 +57,9 @@ class LUDPOptions(ModelOptions):
         None, "size d'_m of the transformed modality features (eq 10; default: dim)"
     )
     layer_comb: Literal["sum", "mean"] = option(
-        "sum", "combination of the user-item layers (eq 2): the paper's sum or LightGCN's mean"
+        "sum",
+        "combination of the user-item layers (eq 2): the paper's sum or LightGCN's mean",
+        search=Choice(["sum", "mean"]),
     )
 
 
@@ -125,6 +133,7 @@ class LUDP(Recommender):
 
     name = "ludp"
     options_type = LUDPOptions
+    search_space = shared("lr", "l2", "layers")
     options: LUDPOptions
     adj: Tensor
     has_mod: Tensor

@@ -17,6 +17,7 @@ from recommend.data import RecData
 from recommend.media import AudioCNN, ClipCNN3D, ItemMedia, PosterCNN, load_item_media
 from recommend.models.base import ModelConfig, ModelOptions, Recommender, option, register
 from recommend.models.losses import bpr_loss
+from recommend.models.search import Choice, shared
 from recommend.models.sparse import spmm
 
 _MEDIA_FIELD = {"poster": "posters", "audio": "audio", "clip": "clips"}
@@ -30,11 +31,13 @@ class MGNNOptions(ModelOptions):
         "both",
         "which videos count as related to a video (the ripple's next circle): those sharing an "
         "attribute node, those clicked by the same users, or both, averaged",
+        search=Choice(["attribute", "click", "both"]),
     )
     candidates: int = option(
         100,
         "size of the recall stage; its candidates are re-scored by the ranking stage "
         "(0: recall scores only)",
+        search=Choice([0, 50, 100, 200]),
     )
     media_dir: str | None = option(
         None,
@@ -112,6 +115,7 @@ class MGNN(Recommender):
 
     name = "mgnn"
     options_type = MGNNOptions
+    search_space = shared("lr", "l2", "layers", "dropout")
     options: MGNNOptions
     attr_idx: Tensor
     item_attr: Tensor
