@@ -23,13 +23,14 @@ from __future__ import annotations
 import csv
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from kg_store.export import GraphExport
 from kgrec.device import resolve_device
@@ -37,7 +38,7 @@ from kgrec.runs import StopFlag, TrainingInterrupted, seed_everything, sigint_st
 from kgrec.runs import save_checkpoint as _save
 from recommend.config import TrainConfig
 from recommend.config import configs_for as configs_for
-from recommend.data import RecData, build_recdata, load_export, save_export
+from recommend.data import RecData, Split, build_recdata, load_export, save_export
 from recommend.metrics import Evaluator, split_evaluator
 from recommend.models.base import ModelConfig, Recommender, build
 from recommend.runs import (
@@ -148,6 +149,8 @@ class Trainer:
         self._best_state: dict[str, torch.Tensor] | None = None  # best weights without run_dir
         self._stop = StopFlag()  # replaced by fit's for the duration of training
         self._saved = 0  # the epoch of run_dir/last.pt
+        self.limit: int | None = None  # most batches per pass (timing a part of an epoch)
+        self.timing: dict[str, tuple[float, int]] = {}  # the last epoch's passes
 
     # -- one epoch ----------------------------------------------------------------------------
     def _step(self, loss: torch.Tensor) -> float:
@@ -157,31 +160,52 @@ class Trainer:
         self.optimizer.step()
         return float(loss.detach())
 
+    def _batches(
+        self, batches: Iterator[tuple[Tensor, ...]]
+    ) -> Iterator[tuple[tuple[Tensor, ...], float]]:
+        """The batches of a pass this process trains on, each with its loss weight: all of
+        them, weight 1 (a data-parallel rank, :mod:`recommend.distributed`, keeps its shard)."""
+        return ((batch, 1.0) for batch in batches)
+
+    def _loss(self, kind: str, *args: Any) -> Tensor:
+        """``model.cf_loss(*args)`` (``kind="cf"``) or ``model.kg_loss(*args)`` (``"kg"``)."""
+        return self.model.cf_loss(*args) if kind == "cf" else self.model.kg_loss(*args)
+
+    def _pass(self, kind: str, batches: Iterator[tuple[Tensor, ...]], *head: str) -> float:
+        """One pass of training steps; returns the mean loss per sample. Its seconds and
+        batches go to :attr:`timing` under ``kind`` (``"cf"`` or ``"kg_<graph>"``)."""
+        t0, total, n, steps = time.perf_counter(), 0.0, 0.0, 0
+        for batch, weight in self._batches(batches):
+            self._stop.check()
+            if self.limit is not None and steps >= self.limit:
+                break
+            loss = self._loss(kind[:2], *head, *(x.to(self.device) for x in batch))
+            total += self._step(loss * weight if weight != 1.0 else loss) * len(batch[0])
+            n, steps = n + weight * len(batch[0]), steps + 1
+        self.timing[kind] = (time.perf_counter() - t0, steps)
+        return total / max(n, 1.0)
+
     def train_epoch(self) -> dict[str, float]:
-        """One pass over the training pairs (and the KG triples). Returns mean losses."""
-        cfg, dev = self.config, self.device
+        """One pass over the training pairs (and the KG triples). Returns mean losses.
+
+        With :attr:`limit` set each pass stops after that many batches (benchmarks time a
+        part of an epoch); :attr:`timing` holds each pass's ``(seconds, batches)``.
+        """
+        cfg = self.config
         self.model.train()
+        self.timing = {}
         out: dict[str, float] = {}
         if self.optimizer is None:  # nothing to learn (e.g. popularity)
             self.model.refresh()
             return out
-        total, n = 0.0, 0
-        for users, pos, neg in self.bpr.epoch(cfg.batch_size, cfg.n_neg):
-            self._stop.check()
-            loss = self.model.cf_loss(users.to(dev), pos.to(dev), neg.to(dev))
-            total += self._step(loss) * len(users)
-            n += len(users)
-        out["cf_loss"] = total / max(n, 1)
+        out["cf_loss"] = self._pass("cf", self.bpr.epoch(cfg.batch_size, cfg.n_neg))
         for name, sampler in self.kg_samplers.items():
-            total, n = 0.0, 0
-            for h, r, t, t_neg in sampler.epoch(cfg.kg_batch_size):
-                self._stop.check()
-                loss = self.model.kg_loss(name, h.to(dev), r.to(dev), t.to(dev), t_neg.to(dev))
-                total += self._step(loss) * len(h)
-                n += len(h)
-            out[f"kg_loss_{name}"] = total / max(n, 1)
+            loss = self._pass(f"kg_{name}", sampler.epoch(cfg.kg_batch_size), name)
+            out[f"kg_loss_{name}"] = loss
+        t0 = time.perf_counter()
         with torch.no_grad():
             self.model.refresh()
+        self.timing["refresh"] = (time.perf_counter() - t0, 1)
         return out
 
     @torch.no_grad()
@@ -308,7 +332,8 @@ class Trainer:
         return self.finish()
 
     def finish(self) -> FitResult:
-        """Load the best weights, test them and write ``result.json``."""
+        """Load the best weights, test them and write ``result.json`` and the per-user test
+        values (``per_user_test.npz``)."""
         if len(self.data.valid) and self.best_epoch:
             if self.run_dir is not None:
                 best = torch.load(self.run_dir / BEST, map_location="cpu")
@@ -333,6 +358,8 @@ class Trainer:
         )
         if self.run_dir is not None:
             Run(self.run_dir).write_result(res.as_dict())
+            if test and self.test_eval.last is not None:
+                Run(self.run_dir).save_evaluation(self.test_eval.last)
         return res
 
 
@@ -348,8 +375,10 @@ def start_run(
     train_config: TrainConfig | None = None,
     rating_kinds: bool = False,
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    split: Split | None = None,
 ) -> Run:
-    """Create a run directory: cache the export, make and save the split, write config.json.
+    """Create a run directory: cache the export, make (or take ``split``) and save the split,
+    write config.json.
 
     The caller may drop ``export`` afterwards: :meth:`Run.data` rebuilds everything from the
     cache, so training never needs the graph database.
@@ -358,7 +387,8 @@ def start_run(
     mcfg = model_config or ModelConfig()
     path = new_run_dir(runs_dir, model, dataset, tcfg.seed)
     save_export(export, path / EXPORT)
-    split = make_split(export, seed=tcfg.seed, ratios=ratios)
+    if split is None:
+        split = make_split(export, seed=tcfg.seed, ratios=ratios)
     split.save(path / SPLIT)
     write_json(path / CONFIG, {
         "model": model,
@@ -382,6 +412,7 @@ def train_run(
     on_epoch: EpochCallback | None = None,
     overrides: dict[str, Any] | None = None,
     init: Callable[[Recommender, RecData], None] | None = None,
+    trainer: type[Trainer] = Trainer,
 ) -> FitResult:
     """Train (or resume) a run created by :func:`start_run`, from its cached export only.
 
@@ -392,6 +423,8 @@ def train_run(
             ``threads``) without touching the run's saved configuration.
         init: called on the freshly built model before a new run trains (not on resume), e.g.
             :func:`recommend.init_from.initializer` to start from KG embeddings.
+        trainer: the trainer class (default: :class:`Trainer`; one rank of a data-parallel
+            run: :class:`recommend.distributed.DistributedTrainer`).
     """
     cfg = run.config
     tcfg = TrainConfig(**{**cfg["train_config"], **(overrides or {})})
@@ -401,8 +434,7 @@ def train_run(
     if init is not None and not resume:
         init(model, data)
         model.refresh()
-    trainer = Trainer(model, data, tcfg, run.path, progress=progress, on_epoch=on_epoch)
-    return trainer.fit(resume=resume)
+    return trainer(model, data, tcfg, run.path, progress, on_epoch).fit(resume=resume)
 
 
 def recdata_from_export(export: GraphExport, seed: int = 0, rating_kinds: bool = False) -> RecData:

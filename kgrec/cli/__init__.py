@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from kgrec.cli import db, demo, embed, ingest, query, serve, train, ui
+from kgrec.cli import compare, db, demo, embed, export, ingest, query, serve, spec, train, tune, ui
 
 app = typer.Typer(
     help="Knowledge-graph-based, explainable video recommendation.",
@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # `kgrec --help` lists the commands in this order, then the groups (db, ingest, similar)
-for _module in (db, ingest, query, demo, train, serve, embed, ui):
+for _module in (db, ingest, export, spec, query, demo, train, compare, tune, serve, embed, ui):
     _module.register(app)
 
 

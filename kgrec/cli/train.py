@@ -19,11 +19,11 @@ from rich.table import Table
 from typer.core import TyperCommand
 
 from kgrec.cli.console import err, fail, out, progress, run_errors
+from kgrec.cli.exporting import SpecOpt, export_graph, keep_spec, read_spec
+from kgrec.cli.tables import metrics_table
 
 if TYPE_CHECKING:
     from recommend.train import FitResult
-
-REPORT = ("precision@10", "recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@20", "auc")
 
 
 def _parse_extra(items: list[str]) -> dict[str, Any]:
@@ -37,15 +37,6 @@ def _parse_extra(items: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             extra[key] = value  # a bare word is a string
     return extra
-
-
-def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
-    t = Table(title=title)
-    for k in REPORT:
-        if k in metrics:
-            t.add_column(k, justify="right")
-    t.add_row(*[f"{metrics[k]:.4f}" for k in REPORT if k in metrics])
-    return t
 
 
 def _epoch_line(r: dict[str, Any]) -> str:
@@ -157,6 +148,7 @@ def train(
     dataset: Annotated[
         str | None, typer.Option("--dataset", help="Graph to export (default: KGREC_GRAPH).")
     ] = None,
+    spec: SpecOpt = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the split, init and sampling.")] = 0,
     epochs: Annotated[int | None, typer.Option(help=_model_help("epochs"))] = None,
@@ -177,6 +169,9 @@ def train(
     threads: Annotated[
         int | None, typer.Option(help="torch CPU threads (default: torch's choice).")
     ] = None,
+    nproc: Annotated[
+        int, typer.Option(min=1, help="Data-parallel processes (torchrun DDP; gloo/NCCL).")
+    ] = 1,
     resume: Annotated[
         str | None, typer.Option(help="Continue an interrupted run (path, name or 'latest').")
     ] = None,
@@ -208,6 +203,8 @@ def train(
                 raise fail("--init-from starts a new run: it cannot be used with --resume")
             embed_run = find_embed_run(init_from, embeddings_dir(s.home))
         if resume:
+            if spec is not None:
+                raise fail("--spec starts a new run: a resumed run keeps the spec it began with")
             run = find_run(resume, s.runs_dir)
             if epochs is not None:  # train further (or less) than the run was started with
                 cfg = run.config
@@ -217,25 +214,13 @@ def train(
         else:
             if not model:
                 raise fail("--model is required (or --resume RUN)")
-            from kg_store import open_store
             from recommend.models import REGISTRY
 
             if model not in REGISTRY:
                 raise fail(f"unknown model {model!r}; available: {', '.join(sorted(REGISTRY))}")
             graph = dataset or s.graph
-            with progress() as bar:
-                task = bar.add_task(f"export {graph}", total=None)
-
-                def on_export(stage: str, done: int, total: int) -> None:
-                    bar.update(task, description=f"{stage}", completed=done, total=total)
-
-                store = open_store(s, graph=graph)
-                try:
-                    export = store.export(progress=on_export)
-                finally:
-                    store.close()  # the database is not needed again
-            if not export.edges:
-                raise fail(f"graph {graph!r} is empty: ingest a dataset first")
+            chosen = read_spec(spec)
+            export = export_graph(s, graph, chosen)
             rs = configs_for(model, dim=dim, layers=layers, l2=l2, dropout=dropout,
                              extra=_parse_extra(extra or []), epochs=epochs,
                              batch_size=batch_size, lr=lr, n_neg=n_neg, patience=patience,
@@ -243,6 +228,7 @@ def train(
                              rating_kinds=rating_kinds)  # fmt: skip
             run = start_run(export, model, graph, s.runs_dir, rs.model, rs.train,
                             rating_kinds=rs.rating_kinds)  # fmt: skip
+            keep_spec(run.path, chosen, s, graph, export)
             del export
             err.print(f"run {run.path}", highlight=False)
             if init_from:
@@ -250,22 +236,30 @@ def train(
 
                 init = initializer(embed_run.path, run)
                 err.print(f"entity embeddings from {embed_run.path}", highlight=False)
-        total = int(run.config["train_config"]["epochs"])
-        with progress() as bar:
-            task = bar.add_task(f"train {run.config['model']}", total=total)
-            done = len(run.history())
-            bar.update(task, completed=done)
+        if nproc > 1:  # the ranks print their epoch lines themselves
+            from recommend.distributed import train_distributed
 
-            def on_epoch(r: dict[str, Any]) -> None:
-                bar.update(task, completed=r["epoch"])
-                bar.console.print(_epoch_line(r), highlight=False)
-
-            overrides: dict[str, Any] = {"device": device}
-            if threads:
-                overrides["threads"] = threads
+            if init is not None:
+                raise fail("--init-from cannot be combined with --nproc")
             with stopped_by_ctrl_c("train", run.name):
-                res = train_run(run, resume=bool(resume), on_epoch=on_epoch,
-                                overrides=overrides, init=init)  # fmt: skip
+                res = train_distributed(run, nproc, bool(resume), device, threads)
+        else:
+            total = int(run.config["train_config"]["epochs"])
+            with progress() as bar:
+                task = bar.add_task(f"train {run.config['model']}", total=total)
+                done = len(run.history())
+                bar.update(task, completed=done)
+
+                def on_epoch(r: dict[str, Any]) -> None:
+                    bar.update(task, completed=r["epoch"])
+                    bar.console.print(_epoch_line(r), highlight=False)
+
+                overrides: dict[str, Any] = {"device": device}
+                if threads:
+                    overrides["threads"] = threads
+                with stopped_by_ctrl_c("train", run.name):
+                    res = train_run(run, resume=bool(resume), on_epoch=on_epoch,
+                                    overrides=overrides, init=init)  # fmt: skip
     _report(res, run.name, as_json)
 
 
@@ -288,7 +282,7 @@ def _report(res: FitResult, name: str, as_json: bool) -> None:
         print(json.dumps({"run": name, **res.test, "best_epoch": res.best_epoch,
                           "epochs": res.epochs}))  # fmt: skip
         return
-    out.print(_metrics_table(f"{name}: test (best epoch {res.best_epoch})", res.test))
+    out.print(metrics_table(f"{name}: test (best epoch {res.best_epoch})", res.test))
 
 
 def evaluate(
@@ -324,7 +318,7 @@ def evaluate(
     if as_json:
         print(json.dumps({"run": r.name, "split": split, **metrics}))
     else:
-        out.print(_metrics_table(f"{r.name}: {split} ({which})", metrics))
+        out.print(metrics_table(f"{r.name}: {split} ({which})", metrics))
         out.print(f"{int(metrics['users'])} users in {metrics['eval_s']:.2f}s")
 
 

@@ -14,6 +14,7 @@ from recommend.models.base import ModelConfig, ModelOptions, Recommender, option
 from recommend.models.encoder import CKGEncoder
 from recommend.models.graph import collab_graph
 from recommend.models.losses import bpr_loss
+from recommend.models.search import Choice, shared
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class KGATOptions(ModelOptions):
         "ckg",
         "TransR's triples: the whole collaborative KG, inverse edges included (the reference "
         "code's), or the item KG's triples only (RecBole's)",
+        search=Choice(["ckg", "kg"]),
     )
 
 
@@ -57,6 +59,7 @@ class KGAT(Recommender):
     defaults: ClassVar[dict[str, Any]] = {"lr": 5e-3, "extra": {"transr_on": "kg"}}
     path_weights = "embedding"  # when the attention is missing
     options_type = KGATOptions
+    search_space = shared("lr", "l2", "layers", "dropout")
     options: KGATOptions
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:

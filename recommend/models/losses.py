@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -75,9 +75,7 @@ def inner_product_bpr(
     s_pos = (u * p).sum(-1)
     s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
     reg = (
-        ego[users].pow(2).sum()
-        + ego[pos + n_users].pow(2).sum()
-        + ego[neg + n_users].pow(2).sum()
+        ego[users].pow(2).sum() + ego[pos + n_users].pow(2).sum() + ego[neg + n_users].pow(2).sum()
     ) / (2 * users.numel())
     return bpr_loss(s_pos, s_neg) + l2 * reg
 
@@ -91,32 +89,95 @@ def scored_vectors(kind: str, uv: Tensor, iv: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def softmax_objective(
-    kind: str, users: Tensor, items: Tensor, pos: Tensor, neg: Tensor, tau: float
-) -> Tensor:
-    """:func:`softmax_cf_loss` or :func:`sampled_softmax_cf_loss`, by ``kind``."""
+    kind: str, users: Tensor, items: Tensor, pos: Tensor, neg: Tensor, tau: float,
+    user_ids: Tensor | None = None,
+) -> Tensor:  # fmt: skip
+    """:func:`softmax_cf_loss` or :func:`sampled_softmax_cf_loss`, by ``kind`` (``user_ids``:
+    the batch's user ids, which let the full softmax score each distinct user once)."""
     if kind == "softmax":
-        return softmax_cf_loss(users, items, pos, tau)
+        return softmax_cf_loss(users, items, pos, tau, user_ids)
     return sampled_softmax_cf_loss(users, items, pos, neg, tau)
 
 
-def softmax_cf_loss(users: Tensor, items: Tensor, pos: Tensor, tau: float) -> Tensor:
+# logits held at once by the catalogue softmax: the batch's rows are taken in chunks of about
+# this many elements (8 MiB in float32), so no [B, n_items] matrix is ever allocated
+_CHUNK_ELEMENTS = 1 << 21
+
+
+class _CatalogueLogSumExp(torch.autograd.Function):
+    """``Σ_j w_j logsumexp_n(u_j · i_n)`` over the whole catalogue, in row chunks.
+
+    Its gradient is formed in the same pass (``w_j softmax_j`` against the items and the
+    users): the softmax is at hand there, and recomputing it in backward would cost one more
+    ``[B, n_items] x D`` product. Memory is ``O(chunk · n_items)`` instead of the three
+    ``[B, n_items]`` matrices of ``cross_entropy`` (logits, log-softmax, one-hot gradient),
+    whose first-touch page faults cost as much as the arithmetic on CPU.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, u: Tensor, items: Tensor, w: Tensor) -> Tensor:
+        grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+        gu = torch.empty_like(u) if grad else None
+        gi = torch.zeros_like(items) if grad else None
+        total = u.new_zeros(())
+        step = max(1, _CHUNK_ELEMENTS // max(1, items.shape[0]))
+        for s in range(0, u.shape[0], step):
+            uc, wc = u[s : s + step], w[s : s + step]
+            x = uc @ items.T  # [c, n_items]
+            m = x.max(1, keepdim=True).values
+            x.sub_(m).exp_()  # in place: x is exp(logit - max) from here on
+            z = x.sum(1, keepdim=True)
+            total = total + (wc * (m + z.log()).squeeze(1)).sum()
+            if gu is not None and gi is not None:
+                x.mul_(wc.unsqueeze(1) / z)  # w_j softmax_j
+                gu[s : s + step] = x @ items
+                gi.addmm_(x.T, uc)
+        ctx.save_for_backward(gu, gi)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        gu, gi = ctx.saved_tensors
+        return g * gu, g * gi, None
+
+
+def softmax_cf_loss(
+    users: Tensor, items: Tensor, pos: Tensor, tau: float, user_ids: Tensor | None = None
+) -> Tensor:
     """Cross-entropy of the positive item against the whole catalogue (full softmax), with
     cosine scores divided by the temperature ``tau``.
 
-    Unlike BPR, every item is a negative in every step and the hardest ones weigh most; on a
-    catalogue of thousands of items the ``[B, n_items]`` logits cost about one scoring batch.
+    Unlike BPR, every item is a negative in every step and the hardest ones weigh most. The
+    ``[B, n_items]`` logits are never held at once (:class:`_CatalogueLogSumExp` takes the
+    rows in chunks and forms the gradient in the same pass), and with ``user_ids`` a user who
+    appears in several rows of the batch has their log-partition computed once (a row's
+    ``logsumexp`` depends on its user only): on ML-100K a batch of 2048 rows holds about 830
+    users. The value is ``cross_entropy`` of the full logits either way.
 
     Shapes:
-        users: ``[B, D]`` the batch's user vectors; items: ``[n_items, D]``; pos: ``[B]``.
+        users: ``[B, D]`` the batch's user vectors; items: ``[n_items, D]``; pos: ``[B]``;
+        user_ids: ``[B]``, the users the rows belong to (equal ids, equal rows), or None.
     """
     # 1/tau folded into the [B, D] side: one [B, n_items] pass less, forward and backward
-    logits = (F.normalize(users, dim=-1) / tau) @ F.normalize(items, dim=-1).T
-    return F.cross_entropy(logits, pos)
+    u = F.normalize(users, dim=-1) / tau
+    it = F.normalize(items, dim=-1)
+    s_pos = (u * it[pos]).sum(-1)
+    b = users.shape[0]
+    if user_ids is None:
+        rows, w = u, u.new_full((b,), 1.0 / b)
+    else:  # one row per distinct user, weighted by how many rows it stands for
+        ids, inv, counts = torch.unique(user_ids, return_inverse=True, return_counts=True)
+        first = torch.empty(len(ids), dtype=torch.long, device=u.device)
+        first.scatter_(0, inv, torch.arange(b, device=u.device))
+        rows, w = u[first], counts.to(u.dtype) / b
+    lse: Tensor = _CatalogueLogSumExp.apply(rows, it, w)
+    return lse - s_pos.mean()
 
 
 def sampled_softmax_cf_loss(
-    users: Tensor, items: Tensor, pos: Tensor, neg: Tensor, tau: float
-) -> Tensor:
+    users: Tensor, items: Tensor, pos: Tensor, neg: Tensor, tau: float,
+    n_items: int | None = None,
+) -> Tensor:  # fmt: skip
     """:func:`softmax_cf_loss` estimated from sampled negatives, for large catalogues.
 
     The batch's negatives (``neg``, uniform over items) are shared by every row, so a batch of
@@ -127,11 +188,14 @@ def sampled_softmax_cf_loss(
     every other item sampled once the loss is exactly :func:`softmax_cf_loss`.
 
     Shapes:
-        users: ``[B, D]``; items: ``[n_items, D]``; pos: ``[B]``; neg: ``[B]`` or ``[B, N]``.
+        users: ``[B, D]``; items: ``[n_items, D]``; pos: ``[B]``; neg: ``[B]`` or ``[B, N]``,
+        indices into ``items``; n_items: the catalogue's size when ``items`` holds only the
+        batch's items (default: ``items.shape[0]``).
     """
     negs = neg.reshape(-1)
+    n = items.shape[0] if n_items is None else n_items
     u = F.normalize(users, dim=-1) / tau
     s_pos = (u * F.normalize(items[pos], dim=-1)).sum(-1, keepdim=True)
-    s_neg = u @ F.normalize(items[negs], dim=-1).T + math.log((items.shape[0] - 1) / negs.numel())
+    s_neg = u @ F.normalize(items[negs], dim=-1).T + math.log((n - 1) / negs.numel())
     s_neg = s_neg.masked_fill(negs.unsqueeze(0) == pos.unsqueeze(1), float("-inf"))
     return (torch.logsumexp(torch.cat([s_pos, s_neg], 1), 1) - s_pos.squeeze(1)).mean()

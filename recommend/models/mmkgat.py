@@ -19,9 +19,11 @@ from recommend.models.losses import (
     CFObjectiveOptions,
     bpr_loss,
     cf_objective,
+    sampled_softmax_cf_loss,
     scored_vectors,
     softmax_objective,
 )
+from recommend.models.search import Choice, LogUniform, shared
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,13 @@ class MMKGATOptions(CFObjectiveOptions):
     (full-catalogue cross-entropy of cosine scores over temperature ``tau``; scoring then ranks
     by cosine)."""
 
+    search_spaces = {"tau": LogUniform(0.05, 1.0)}
+
     fusion: Literal["attention", "mean", "concat"] = option(
         "attention",
         "how the layer states of a graph become one vector: the paper's attention, "
         "LightGCN's mean or KGAT's concatenation",
+        search=Choice(["attention", "mean"]),
     )
     normalize: bool = option(
         False, "L2-normalise each propagated layer's state before fusion (as KGAT's code does)"
@@ -44,7 +49,9 @@ class MMKGATOptions(CFObjectiveOptions):
         "item vectors (KGAT's code), which also reins in the transforms",
     )
     degree_norm: bool = option(
-        False, "scale attention by sqrt(deg h / deg t) (GCN's normalisation under uniform π)"
+        False,
+        "scale attention by sqrt(deg h / deg t) (GCN's normalisation under uniform π)",
+        search=Choice([True, False]),
     )
     aggregator: Literal["bi", "linear"] = option(
         "bi", "the layer aggregator: bi-interaction (eq 14) or LightGCN's linear e_N"
@@ -54,6 +61,12 @@ class MMKGATOptions(CFObjectiveOptions):
         "TransR (eq 10) over each whole collaborative KG, its KG triples only (the interactions "
         "left to the CF loss), or the whole graph with interaction triples moving only their "
         "relation's parameters",
+    )
+    full_softmax_items: int = option(
+        20_000,
+        "the most items the softmax objective ranks whole: above, cf_loss 'softmax' is "
+        "estimated from the batch's negatives ('sampled_softmax'), which costs [B, B] logits "
+        "instead of [B, n_items]",
     )
 
 
@@ -109,8 +122,9 @@ class MMKGAT(Recommender):
             on each graph's KG triples only; ``"ckg_rel"`` on the whole graph, but interaction
             triples move only their relation's parameters, not the entities),
             ``extra["cf_loss"]`` (default: ``"bpr"``, eq 15; ``"softmax"`` in
-            :attr:`defaults`; ``"sampled_softmax"`` for large catalogues), ``extra["tau"]``
-            (default: 0.2).
+            :attr:`defaults`; ``"sampled_softmax"`` for large catalogues, and what
+            ``"softmax"`` becomes above ``extra["full_softmax_items"]``, default 20,000
+            items), ``extra["tau"]`` (default: 0.2).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
@@ -132,6 +146,7 @@ class MMKGAT(Recommender):
     }
     path_weights = "embedding"  # when the attention is missing
     options_type = MMKGATOptions
+    search_space = shared("lr", "l2", "layers", "dropout")
     options: MMKGATOptions
 
     def __init__(self, data: RecData, config: ModelConfig) -> None:
@@ -142,6 +157,8 @@ class MMKGAT(Recommender):
         self.reg = opts.reg
         self.transr_on = opts.transr_on
         self.cf_objective, self.tau = cf_objective(self.name, opts)
+        if self.cf_objective == "softmax" and self.n_items > opts.full_softmax_items:
+            self.cf_objective = "sampled_softmax"  # the full one costs [B, n_items] a step
         dim, n_kinds = config.dim, len(data.kind_names)
         enc_opts: dict[str, Any] = {"degree_norm": opts.degree_norm, "aggregator": opts.aggregator}
         inter = np.asarray(data.train_kinds_all, dtype=np.int64)
@@ -227,20 +244,42 @@ class MMKGAT(Recommender):
             reg = reg + eu[i + self.item_offset_u].pow(2).sum() + ei[i].pow(2).sum()
         return reg
 
+    def batch_vectors(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`propagate`'s rows of these users and items only: both graphs propagate in
+        full, but the layer fusion (per node) runs on the batch's rows, not every entity.
+        Shapes: users ``[B]``, items ``[K]`` -> ``([B, D], [K, D])``."""
+        b = users.numel()
+        su = self.enc_u(self.ego_u(), self.normalize)
+        si = self.enc_i(self.ego_i(), self.normalize)
+        fu = self._fuse(su[:, torch.cat([users, items + self.item_offset_u])],
+                        getattr(self, "att_u", None))  # fmt: skip
+        fi = self._fuse(si[:, torch.cat([users + self.user_offset_i, items])],
+                        getattr(self, "att_i", None))  # fmt: skip
+        return torch.cat([fu[:b], fi[:b]], dim=1), torch.cat([fu[b:], fi[b:]], dim=1)
+
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         self.forget_scoring()
-        uv, iv = self.propagate()
-        if self.cf_objective != "bpr":
-            loss = softmax_objective(self.cf_objective, uv[users], iv, pos, neg, self.tau)
+        if self.cf_objective == "softmax":  # every item's vector is needed
+            uv, iv = self.propagate()
+            loss = softmax_objective(
+                self.cf_objective, uv[users], iv, pos, neg, self.tau, user_ids=users
+            )
             return loss + self.config.l2 * self._ego_reg(users, pos) / (2 * users.numel())
-        u, p, n = uv[users], iv[pos], iv[neg]
+        # only the batch's items: each distinct one fused once
+        ids, inv = torch.unique(torch.cat([pos, neg.reshape(-1)]), return_inverse=True)
+        u, it = self.batch_vectors(users, ids)
+        b = users.numel()
+        if self.cf_objective == "sampled_softmax":
+            loss = sampled_softmax_cf_loss(u, it, inv[:b], inv[b:], self.tau, n_items=self.n_items)
+            return loss + self.config.l2 * self._ego_reg(users, pos) / (2 * b)
+        p, n = it[inv[:b]], it[inv[b:]].view(*neg.shape, -1)
         s_pos = (u * p).sum(-1)
         s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
         if self.reg == "final":
             reg = u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()
         else:  # λ‖Θ‖² on the layer-0 rows this batch touches, both graphs
             reg = self._ego_reg(users, pos, neg)
-        return bpr_loss(s_pos, s_neg) + self.config.l2 * reg / (2 * users.numel())
+        return bpr_loss(s_pos, s_neg) + self.config.l2 * reg / (2 * b)
 
     # --- KG ----------------------------------------------------------------------------------
     def kg_graphs(self) -> dict[str, Tensor]:

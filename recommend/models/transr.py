@@ -79,10 +79,11 @@ class TransR(nn.Module):
             hr, tr = hs[start : start + c], ts[start : start + c]
             if 2 * c > ent.shape[0]:  # project every entity once, then gather
                 proj = ent @ W
-                ph, pt = proj[hr], proj[tr]
+                # tanh(W_r e_h + e_r) depends on the head only: once per entity, not per edge
+                parts.append((proj[tr] * torch.tanh(proj + self.rel[rel])[hr]).sum(1))
             else:  # a rare relation: project only its edges' ends
                 ph, pt = ent[hr] @ W, ent[tr] @ W
-            parts.append((pt * torch.tanh(ph + self.rel[rel])).sum(1))
+                parts.append((pt * torch.tanh(ph + self.rel[rel])).sum(1))
             start += c
         logits = torch.empty(h.numel(), device=ent.device, dtype=ent.dtype)
         logits[order] = torch.cat(parts) if parts else logits[:0]

@@ -1,0 +1,98 @@
+"""The catalogue softmax of :func:`recommend.models.losses.softmax_cf_loss`, computed in row
+chunks with its gradient in the same pass and one log-partition per distinct user: the same
+loss and gradients as ``cross_entropy`` on the full logits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from recommend.models import losses
+
+
+@pytest.mark.parametrize("chunk", [1 << 21, 7])  # one chunk; many chunks of a few rows
+@pytest.mark.parametrize("dedupe", [False, True])
+def test_matches_cross_entropy_in_value_and_gradient(
+    monkeypatch: pytest.MonkeyPatch, chunk: int, dedupe: bool
+) -> None:
+    monkeypatch.setattr(losses, "_CHUNK_ELEMENTS", chunk)
+    gen = torch.Generator().manual_seed(0)
+    uv = torch.randn(30, 16, generator=gen, requires_grad=True)
+    iv = torch.randn(50, 16, generator=gen, requires_grad=True)
+    ids = torch.randint(30, (64,), generator=gen)  # repeated users, as in a real batch
+    pos = torch.randint(50, (64,), generator=gen)
+
+    logits = (F.normalize(uv[ids], dim=-1) / 0.3) @ F.normalize(iv, dim=-1).T
+    ref = F.cross_entropy(logits, pos)
+    g_ref = torch.autograd.grad(ref, [uv, iv])
+    got = losses.softmax_cf_loss(uv[ids], iv, pos, 0.3, ids if dedupe else None)
+    g_got = torch.autograd.grad(got, [uv, iv])
+    torch.testing.assert_close(got, ref)
+    for a, b in zip(g_got, g_ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_without_gradients_only_the_value() -> None:
+    users, items, pos = torch.randn(8, 4), torch.randn(12, 4), torch.arange(8)
+    with torch.no_grad():
+        loss = losses.softmax_cf_loss(users, items, pos, 0.5)
+    ref = F.cross_entropy(F.normalize(users, dim=-1) / 0.5 @ F.normalize(items, dim=-1).T, pos)
+    torch.testing.assert_close(loss, ref)
+
+
+def test_mmkgat_estimates_the_softmax_above_its_catalogue_limit() -> None:
+    from kg_ingest.synthetic import generate
+    from recommend.data import export_from_graph_data
+    from recommend.models.base import ModelConfig, build
+    from recommend.train import recdata_from_export
+
+    data = recdata_from_export(export_from_graph_data(generate(60, 40, seed=0)))
+    kinds = {}
+    for limit in (data.n_items, data.n_items - 1):
+        cfg = ModelConfig(dim=8, layers=1, extra={"cf_loss": "softmax",
+                                                  "full_softmax_items": limit})  # fmt: skip
+        model = build("mmkgat", data, cfg)
+        kinds[limit] = model.cf_objective
+        users, pos = torch.tensor([0, 1, 1]), torch.tensor([0, 1, 2])
+        assert torch.isfinite(model.cf_loss(users, pos, torch.tensor([3, 4, 5])))
+    assert kinds == {data.n_items: "softmax", data.n_items - 1: "sampled_softmax"}
+
+
+@pytest.mark.parametrize("kind,neg_shape", [("sampled_softmax", (16,)), ("bpr", (16, 3))])
+def test_mmkgat_fuses_only_the_batch_rows_with_the_same_loss_and_gradients(
+    kind: str, neg_shape: tuple[int, ...]
+) -> None:
+    """cf_loss fuses the layer states of the batch's users and items only
+    (MMKGAT.batch_vectors): the loss and gradients of fusing every entity (propagate)."""
+    from kg_ingest.synthetic import generate
+    from recommend.data import export_from_graph_data
+    from recommend.models.base import ModelConfig, build
+    from recommend.models.losses import bpr_loss, sampled_softmax_cf_loss
+    from recommend.train import recdata_from_export
+
+    data = recdata_from_export(export_from_graph_data(generate(60, 40, seed=0)))
+    gen = torch.Generator().manual_seed(1)
+    users = torch.randint(data.n_users, (16,), generator=gen)
+    pos = torch.randint(data.n_items, (16,), generator=gen)
+    neg = torch.randint(data.n_items, neg_shape, generator=gen)
+    torch.manual_seed(0)
+    model = build("mmkgat", data, ModelConfig(dim=8, dropout=0.0, extra={"cf_loss": kind}))
+    new = model.cf_loss(users, pos, neg)
+    uv, iv = model.propagate()
+    u = uv[users]
+    if kind == "bpr":
+        s_neg = (u.unsqueeze(1) * iv[neg]).sum(-1)
+        reg = model._ego_reg(users, pos, neg)
+        old = bpr_loss((u * iv[pos]).sum(-1), s_neg) + model.config.l2 * reg / 32
+    else:
+        reg = model._ego_reg(users, pos)
+        old = sampled_softmax_cf_loss(u, iv, pos, neg, model.tau) + model.config.l2 * reg / 32
+    params = [p for p in model.parameters() if p.requires_grad]
+    g_new = torch.autograd.grad(new, params, allow_unused=True)
+    g_old = torch.autograd.grad(old, params, allow_unused=True)
+    torch.testing.assert_close(new, old)
+    for a, b in zip(g_new, g_old, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
