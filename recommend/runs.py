@@ -17,12 +17,13 @@ Nothing here talks to the graph database: a run is self-contained once it has it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from kg_store.export import GraphExport
 from kgrec.runs import (
     CONFIG,
     LAST,
@@ -34,13 +35,16 @@ from kgrec.runs import (
     write_json,
 )
 from kgrec.runs import METRICS as METRICS_JSONL
-from recommend.data import RecData, load_recdata
+from recommend.config import TrainConfig
+from recommend.data import RecData, Split, build_recdata, load_export, load_recdata, save_export
 from recommend.metrics import Evaluation
 from recommend.models.base import ModelConfig, Recommender, build
+from recommend.split import make_split
 
 __all__ = [
     "BEST", "CONFIG", "EXPORT", "LAST", "METRICS_CSV", "METRICS_JSONL", "PER_USER_TEST", "RESULT",
-    "SPLIT", "Run", "find_run", "list_runs", "new_run_dir", "write_json",
+    "SPLIT", "Run", "find_run", "list_runs", "load_cached_export", "new_run_dir",
+    "recdata_from_export", "start_run", "write_json",
 ]  # fmt: skip
 
 EXPORT = "export"
@@ -112,3 +116,54 @@ def list_runs(runs_dir: Path) -> list[Run]:
 def find_run(ref: str | Path, runs_dir: Path) -> Run:
     """A run by path, by directory name, by a unique prefix of the name, or ``latest``."""
     return Run.find(ref, runs_dir)
+
+
+# -- runs from an export ------------------------------------------------------------------------
+
+
+def start_run(
+    export: GraphExport,
+    model: str,
+    dataset: str,
+    runs_dir: Path,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    rating_kinds: bool = False,
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    split: Split | None = None,
+) -> Run:
+    """Create a run directory: cache the export, make (or take ``split``) and save the split,
+    write config.json.
+
+    The caller may drop ``export`` afterwards: :meth:`Run.data` rebuilds everything from the
+    cache, so training never needs the graph database.
+    """
+    tcfg = train_config or TrainConfig()
+    mcfg = model_config or ModelConfig()
+    path = new_run_dir(runs_dir, model, dataset, tcfg.seed)
+    save_export(export, path / EXPORT)
+    if split is None:
+        split = make_split(export, seed=tcfg.seed, ratios=ratios)
+    split.save(path / SPLIT)
+    write_json(path / CONFIG, {
+        "model": model,
+        "dataset": dataset,
+        "seed": tcfg.seed,
+        "model_config": asdict(mcfg),
+        "train_config": asdict(tcfg),
+        "rating_kinds": rating_kinds,
+        "split": {"source": split.source, "seed": split.seed, "ratios": list(ratios),
+                  **split.sizes()},
+        "export": export.summary(),
+        "torch": torch.__version__,
+    })  # fmt: skip
+    return Run(path)
+
+
+def recdata_from_export(export: GraphExport, seed: int = 0, rating_kinds: bool = False) -> RecData:
+    """Split (``make_split``) and build in one call, for scripts that keep no run directory."""
+    return build_recdata(export, make_split(export, seed), rating_kinds=rating_kinds)
+
+
+def load_cached_export(run: Run) -> GraphExport:
+    return load_export(run.path / EXPORT)

@@ -32,28 +32,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kg_store.export import GraphExport
 from kgrec.device import resolve_device
 from kgrec.runs import StopFlag, TrainingInterrupted, seed_everything, sigint_stops
 from kgrec.runs import save_checkpoint as _save
 from recommend.config import TrainConfig
 from recommend.config import configs_for as configs_for
-from recommend.data import RecData, Split, build_recdata, load_export, save_export
+from recommend.data import RecData
 from recommend.metrics import Evaluator, split_evaluator
-from recommend.models.base import ModelConfig, Recommender, build
-from recommend.runs import (
-    BEST,
-    CONFIG,
-    EXPORT,
-    LAST,
-    METRICS_CSV,
-    SPLIT,
-    Run,
-    new_run_dir,
-    write_json,
-)
+from recommend.models.base import Recommender, build
+from recommend.runs import BEST, LAST, METRICS_CSV, Run
+from recommend.runs import load_cached_export as load_cached_export
+from recommend.runs import recdata_from_export as recdata_from_export
+from recommend.runs import start_run as start_run
 from recommend.sampling import BPRSampler, TripleSampler
-from recommend.split import make_split
 
 Progress = Callable[[str, int, int], None]
 EpochCallback = Callable[[dict[str, Any]], None]
@@ -363,46 +354,7 @@ class Trainer:
         return res
 
 
-# -- runs from an export ------------------------------------------------------------------------
-
-
-def start_run(
-    export: GraphExport,
-    model: str,
-    dataset: str,
-    runs_dir: Path,
-    model_config: ModelConfig | None = None,
-    train_config: TrainConfig | None = None,
-    rating_kinds: bool = False,
-    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
-    split: Split | None = None,
-) -> Run:
-    """Create a run directory: cache the export, make (or take ``split``) and save the split,
-    write config.json.
-
-    The caller may drop ``export`` afterwards: :meth:`Run.data` rebuilds everything from the
-    cache, so training never needs the graph database.
-    """
-    tcfg = train_config or TrainConfig()
-    mcfg = model_config or ModelConfig()
-    path = new_run_dir(runs_dir, model, dataset, tcfg.seed)
-    save_export(export, path / EXPORT)
-    if split is None:
-        split = make_split(export, seed=tcfg.seed, ratios=ratios)
-    split.save(path / SPLIT)
-    write_json(path / CONFIG, {
-        "model": model,
-        "dataset": dataset,
-        "seed": tcfg.seed,
-        "model_config": asdict(mcfg),
-        "train_config": asdict(tcfg),
-        "rating_kinds": rating_kinds,
-        "split": {"source": split.source, "seed": split.seed, "ratios": list(ratios),
-                  **split.sizes()},
-        "export": export.summary(),
-        "torch": torch.__version__,
-    })  # fmt: skip
-    return Run(path)
+# -- runs from an export (start_run and friends live in recommend.runs) ------------------------
 
 
 def train_run(
@@ -435,12 +387,3 @@ def train_run(
         init(model, data)
         model.refresh()
     return trainer(model, data, tcfg, run.path, progress, on_epoch).fit(resume=resume)
-
-
-def recdata_from_export(export: GraphExport, seed: int = 0, rating_kinds: bool = False) -> RecData:
-    """Split (``make_split``) and build in one call, for scripts that keep no run directory."""
-    return build_recdata(export, make_split(export, seed), rating_kinds=rating_kinds)
-
-
-def load_cached_export(run: Run) -> GraphExport:
-    return load_export(run.path / EXPORT)
