@@ -11,10 +11,8 @@ clear) holds an exclusive ``flock`` on ``<data dir>/locks/<graph>.lock``, which 
 releases when its holder dies, so a crashed writer never blocks the next one. Under that lock
 any staging graph left by an interrupted load is stale and is deleted. A write reports success
 only after ``SAVE`` has put it on disk.
-
-Fast writes: nodes are created/merged in UNWIND batches returning their internal ids, and
-relationships are written between nodes found by internal id (``NodeByIdSeek``), which is
-several times faster than matching endpoints through the key index.
+Fast writes: UNWIND batches of nodes return their internal ids, and relationships are written
+between nodes found by id (``NodeByIdSeek``, several times faster than the key index).
 """
 
 from __future__ import annotations

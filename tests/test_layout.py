@@ -127,3 +127,18 @@ def test_no_cypher_text_outside_cypher() -> None:
             if pattern.search(line) and "layout: cypher" not in line:
                 escaped.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()}")
     assert not escaped, "Cypher outside cypher/:\n" + "\n".join(escaped)
+
+
+MAX_LINES = 400
+
+
+def test_no_source_file_grows_past_the_limit() -> None:
+    """A module past ~400 lines holds more than one job: split it (tests are exempt)."""
+    root = Path(__file__).resolve().parents[1]
+    long = {
+        str(p.relative_to(root)): n
+        for pkg in ("kgrec", "kg_store", "kg_ingest", "embed", "recommend", "api", "ui", "cypher")
+        for p in (root / pkg).rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"over {MAX_LINES} lines: {long}"
