@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import fields
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -521,6 +521,200 @@ class OneThread:
         torch.set_num_threads(1)
         yield
         torch.set_num_threads(before)
+
+
+class NoisyViewsCase(OneThread, ModelCase):
+    """What SimGCL and XSimGCL share: the clean LightGCN propagation without the ego layer for
+    scoring, the noisy layers, InfoNCE, the settings' checks."""
+
+    propagations: ClassVar[int] = 0  # LightGCN propagations per training step
+
+    def test_final_embedding_is_the_mean_of_layers_1_to_L(self, data: RecData) -> None:
+        model = self.make(data)
+        adj, ego = model.adj.to_dense(), model.emb.weight  # type: ignore[union-attr]
+        first = adj @ ego
+        mean = (first + adj @ first) / 2  # the ego layer left out
+        users, items = model.propagate()
+        torch.testing.assert_close(torch.cat([users, items]), mean)
+        torch.testing.assert_close(all_scores(model), (users @ items.T).detach())
+
+    def test_noise_has_length_eps_and_the_sign_of_the_layer(self, data: RecData) -> None:
+        from recommend.models.simgcl import noisy_layers
+
+        model = self.make(data)
+        adj, ego = model.adj, model.emb.weight.detach()  # type: ignore[union-attr]
+        torch.manual_seed(0)
+        (noisy,) = noisy_layers(adj, ego, 1, 0.3)
+        (clean,) = noisy_layers(adj, ego, 1, 0.0)
+        delta = noisy - clean
+        torch.testing.assert_close(delta.norm(dim=1), torch.full((len(ego),), 0.3))
+        assert bool((delta * clean >= 0).all()), "noise points into the row's own orthant"
+        torch.manual_seed(1)
+        (other,) = noisy_layers(adj, ego, 1, 0.3)
+        assert not torch.equal(noisy, other), "a fresh draw per view"
+
+    def test_info_nce_by_hand(self) -> None:
+        """Two orthogonal rows, each identical in both views: cosine logits 1/τ on the diagonal,
+        0 off it."""
+        from recommend.models.simgcl import info_nce
+
+        view = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+        expected = -np.log(np.exp(5.0) / (np.exp(5.0) + 1.0))
+        assert info_nce(view, view, 0.2).item() == pytest.approx(expected, rel=1e-6)
+
+    @pytest.mark.parametrize(
+        ("setting", "message"),
+        [
+            ({"extra": {"eps": -0.1}}, "eps must be >= 0"),
+            ({"extra": {"tau": 0.0}}, "tau must be > 0"),
+            ({"extra": {"cl_weight": -1}}, "cl_weight must be >= 0"),
+            ({"layers": 0}, "layers must be >= 1"),
+        ],
+    )
+    def test_bad_settings_fail_naming_them(
+        self, data: RecData, setting: dict[str, Any], message: str
+    ) -> None:
+        with pytest.raises(ValueError, match=f"^{self.name}: {message}"):
+            build(self.name, data, ModelConfig(dim=8, **setting))
+
+    def test_propagations_per_step(self, data: RecData, monkeypatch: pytest.MonkeyPatch) -> None:
+        """SimGCL propagates three times per step (clean, two views); XSimGCL once."""
+        import recommend.models.simgcl as simgcl
+
+        calls = []
+        spmm = simgcl.spmm
+        monkeypatch.setattr(simgcl, "spmm", lambda *a: calls.append(1) or spmm(*a))
+        model = self.make(data)
+        model.cf_loss(torch.tensor([0, 1]), torch.tensor([2, 3]), torch.tensor([4, 5]))
+        assert len(calls) == self.propagations * self.config.layers
+
+
+class TestSimGCL(NoisyViewsCase):
+    name = "simgcl"
+    config: ClassVar[ModelConfig] = ModelConfig(
+        dim=16, layers=2, dropout=0.0, extra={"eps": 0.1, "tau": 0.2, "cl_weight": 0.2}
+    )
+    propagations: ClassVar[int] = 3
+
+    def test_loss_is_bpr_plus_weighted_contrast_of_unique_rows(self, data: RecData) -> None:
+        from recommend.models.losses import inner_product_bpr
+        from recommend.models.simgcl import info_nce
+
+        # eps 0: both views are the clean propagation, so the loss is deterministic
+        cfg = ModelConfig(dim=16, layers=2, extra={"eps": 0.0, "tau": 0.5, "cl_weight": 0.3})
+        torch.manual_seed(0)
+        model = build(self.name, data, cfg)
+        users, pos, neg = torch.tensor([0, 1, 1, 2]), torch.tensor([3, 5, 5, 3]), torch.arange(4)
+        uv, iv = model.propagate()
+        bpr = inner_product_bpr(uv, iv, model.emb.weight, N_USERS, users, pos, neg, cfg.l2)  # type: ignore[arg-type]
+        u, i = torch.tensor([0, 1, 2]), torch.tensor([3, 5])
+        cl = info_nce(uv[u], uv[u], 0.5) + info_nce(iv[i], iv[i], 0.5)
+        torch.testing.assert_close(model.cf_loss(users, pos, neg), bpr + 0.3 * cl)
+        off = build(self.name, data, ModelConfig(dim=16, layers=2, extra={"cl_weight": 0.0}))
+        uv, iv = off.propagate()
+        bpr = inner_product_bpr(uv, iv, off.emb.weight, N_USERS, users, pos, neg, cfg.l2)  # type: ignore[arg-type]
+        torch.testing.assert_close(off.cf_loss(users, pos, neg), bpr)
+
+
+class TestXSimGCL(NoisyViewsCase):
+    name = "xsimgcl"
+    config: ClassVar[ModelConfig] = ModelConfig(
+        dim=16, layers=2, dropout=0.0, extra={"eps": 0.2, "tau": 0.15, "layer_cl": 1}
+    )
+    propagations: ClassVar[int] = 1
+
+    @pytest.mark.parametrize("layer_cl", [0, 1, 2])
+    def test_loss_is_bpr_plus_contrast_of_final_and_chosen_layer(
+        self, data: RecData, layer_cl: int
+    ) -> None:
+        from recommend.models.losses import inner_product_bpr
+        from recommend.models.simgcl import info_nce
+
+        extra = {"eps": 0.0, "tau": 0.5, "cl_weight": 0.3, "layer_cl": layer_cl}
+        cfg = ModelConfig(dim=16, layers=2, extra=extra)
+        torch.manual_seed(0)
+        model = build(self.name, data, cfg)
+        users, pos, neg = torch.tensor([0, 1, 1, 2]), torch.tensor([3, 5, 5, 3]), torch.arange(4)
+        adj, ego = model.adj.to_dense(), model.emb.weight  # type: ignore[union-attr]
+        layers = [ego, adj @ ego, adj @ (adj @ ego)]
+        final = (layers[1] + layers[2]) / 2
+        uv, iv = final[:N_USERS], final[N_USERS:]
+        cl_u, cl_i = layers[layer_cl][:N_USERS], layers[layer_cl][N_USERS:]
+        bpr = inner_product_bpr(uv, iv, ego, N_USERS, users, pos, neg, cfg.l2)
+        u, i = torch.tensor([0, 1, 2]), torch.tensor([3, 5])
+        cl = info_nce(uv[u], cl_u[u], 0.5) + info_nce(iv[i], cl_i[i], 0.5)
+        torch.testing.assert_close(model.cf_loss(users, pos, neg), bpr + 0.3 * cl)
+
+    def test_layer_cl_out_of_range_fails(self, data: RecData) -> None:
+        with pytest.raises(ValueError, match=r"^xsimgcl: layer_cl must be in 0\.\.2 \(layers\)"):
+            build(self.name, data, ModelConfig(dim=8, layers=2, extra={"layer_cl": 3}))
+
+    def test_defaults_are_the_reference_code_s(self) -> None:
+        options = REGISTRY[self.name].parse_options({}, REGISTRY[self.name].options_type)
+        assert (options.eps, options.tau, options.layer_cl) == (0.2, 0.15, 1)  # type: ignore[attr-defined]
+
+
+class TestDirectAU(OneThread, ModelCase):
+    name = "directau"
+    config: ClassVar[ModelConfig] = ModelConfig(
+        dim=16, layers=2, dropout=0.0, extra={"encoder": "mf", "gamma": 0.5}
+    )
+
+    def test_alignment_and_uniformity_by_hand(self) -> None:
+        from recommend.models.directau import alignment, uniformity
+
+        x = torch.tensor([[2.0, 0.0], [0.0, 1.0], [-3.0, 0.0]])
+        y = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+        # unit rows: distances² (0, 2, 2)
+        assert alignment(x, y).item() == pytest.approx(4 / 3, rel=1e-6)
+        # pairs of x's unit rows: distances² 2, 4, 2 (the reference's pdist form)
+        expected = np.log(np.mean(np.exp(-2 * np.array([2.0, 4.0, 2.0]))))
+        assert uniformity(x).item() == pytest.approx(expected, rel=1e-6)
+        z = torch.nn.functional.normalize(torch.randn(7, 4, generator=torch.Generator()), dim=-1)
+        pdist = torch.pdist(z).pow(2).mul(-2).exp().mean().log()
+        torch.testing.assert_close(uniformity(z), pdist)
+
+    def test_repeated_rows_have_finite_gradients(self) -> None:
+        from recommend.models.directau import uniformity
+
+        x = torch.tensor([[1.0, 2.0], [1.0, 2.0], [0.5, -1.0]], requires_grad=True)
+        uniformity(x).backward()
+        assert x.grad is not None and torch.isfinite(x.grad).all()
+        assert uniformity(x[:1]).item() == 0.0
+
+    def test_loss_ignores_negatives(self, data: RecData) -> None:
+        from recommend.models.directau import alignment, uniformity
+
+        model = self.make(data)
+        users, pos = torch.tensor([0, 1, 2, 2]), torch.tensor([4, 5, 6, 8])
+        uv, iv = model.propagate()
+        u, i = uv[users], iv[pos]
+        ego = model.emb.weight  # type: ignore[union-attr]
+        reg = (ego[users].pow(2).sum() + ego[pos + N_USERS].pow(2).sum()) / 8
+        gamma = self.config.extra["gamma"]
+        expected = alignment(u, i) + gamma * (uniformity(u) + uniformity(i)) / 2
+        expected = expected + self.config.l2 * reg
+        for neg in (torch.tensor([7, 8, 9, 10]), torch.zeros(4, 3, dtype=torch.long)):
+            torch.testing.assert_close(model.cf_loss(users, pos, neg), expected)
+
+    def test_bad_settings_fail_naming_them(self, data: RecData) -> None:
+        with pytest.raises(ValueError, match="^directau: gamma must be >= 0"):
+            build(self.name, data, ModelConfig(dim=8, extra={"gamma": -1.0}))
+        with pytest.raises(ValueError, match="^directau: encoder must be one of 'mf', 'light"):
+            build(self.name, data, ModelConfig(dim=8, extra={"encoder": "ngcf"}))
+
+
+class TestDirectAULightGCN(TestDirectAU):
+    config: ClassVar[ModelConfig] = ModelConfig(
+        dim=16, layers=2, dropout=0.0, extra={"encoder": "lightgcn", "gamma": 1.0}
+    )
+
+    def test_encoder_is_the_mean_of_layers_0_to_L(self, data: RecData) -> None:
+        model = self.make(data)
+        adj, ego = model.adj.to_dense(), model.emb.weight  # type: ignore[union-attr]
+        mean = (ego + adj @ ego + adj @ (adj @ ego)) / 3
+        users, items = model.propagate()
+        torch.testing.assert_close(torch.cat([users, items]), mean)
 
 
 class TestLUDP(OneThread, ModelCase):
