@@ -69,6 +69,6 @@ def test_train_help_says_where_defaults_come_from(tmp_path: Path) -> None:
             if name in cls.defaults and cls.defaults[name] != base[name]:
                 assert re.search(rf"{cls.defaults[name]:g} for [\w, ]*\b{model}\b", help_text)
     assert helps["--epochs"] == "Most epochs (default: 400 for every model)."
-    assert "0.005 for gcfa, kgat, lightgcn, mmkgat" in helps["--lr"]
+    assert "0.005 for directau, gcfa, kgat, lightgcn, mmkgat, xsimgcl" in helps["--lr"]
     assert helps["--rating-kinds"].endswith("(default: off; on for gcfa).")
     assert "mmkgat cf_loss=softmax" in helps["--extra"]
