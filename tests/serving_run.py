@@ -8,10 +8,17 @@ run directory as ``kgrec serve`` does.
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from kg_ingest.synthetic import generate
@@ -68,3 +75,36 @@ def served_run(factory: pytest.TempPathFactory, model: str = "mmkgat") -> Served
 def stop_all() -> None:
     for sr in _cache.values():
         embedded.stop(sr.home / "falkordb")
+
+
+@contextmanager
+def kgrec_serve(kgrec: str, env: dict[str, str], *args: str) -> Iterator[str]:
+    """``kgrec serve ARGS`` on a free loopback port as a subprocess; yields its base URL once
+    ``/readyz`` answers 200, and stops it with SIGINT (as Ctrl-C would) afterwards."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    proc = subprocess.Popen(
+        [kgrec, "serve", "--port", str(port), *args, "--log-level", "warning"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the server did not get ready"
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -8,16 +8,14 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
-import socket
-import subprocess
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.foreign_files import write_movie_admin_csv
+from tests.serving_run import kgrec_serve
 from tests.test_cli import KGREC, _env, kgrec
 
 SPEC = """
@@ -38,7 +36,7 @@ user = ["FRIEND_OF"]
 
 
 @pytest.fixture(scope="module")
-def movies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def movies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A KGREC_HOME whose graph ``movies`` holds the admin-CSV movie graph."""
     home = tmp_path_factory.mktemp("own-data")
     files = write_movie_admin_csv(home / "csv")
@@ -46,12 +44,6 @@ def movies(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (home / "spec.toml").write_text(SPEC)
     yield home
     kgrec(home, "db", "stop", ok=False)
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_ingest_train_recommend_serve_in_the_graphs_own_labels(movies: Path) -> None:
@@ -80,37 +72,15 @@ def test_ingest_train_recommend_serve_in_the_graphs_own_labels(movies: Path) -> 
     texts = " ".join(r["text"] for it in answer["items"] for r in it["reasons"])
     assert "user " not in texts and "video" not in texts.lower()
 
-    port = _port()
     env = {**_env(home), "KGREC_GRAPH": "movies"}
-    proc = subprocess.Popen([KGREC, "serve", "--port", str(port), "--log-level", "warning"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)  # fmt: skip
-    try:
-        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "the server did not get ready"
-            time.sleep(0.3)
-        with httpx.Client(base_url=base, timeout=30) as c:
-            body = c.get("/users/c1/recommendations", params={"k": 5, "paths": 1}).json()
-            assert [i["item"] for i in body["items"]] == [i["item"] for i in answer["items"]]
-            runs = c.get("/runs").json()["data"]
-            assert runs[-1]["labels"] == {"user": "Customer", "item": "Movie"}
-            item = c.get(f"/items/{body['items'][0]['item']}").json()
-            assert item["title"] == body["items"][0]["name"] and item["users"] > 0
-            assert any(a["label"] == "Genre" for a in item["attributes"])
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with kgrec_serve(KGREC, env) as base, httpx.Client(base_url=base, timeout=30) as c:
+        body = c.get("/users/c1/recommendations", params={"k": 5, "paths": 1}).json()
+        assert [i["item"] for i in body["items"]] == [i["item"] for i in answer["items"]]
+        runs = c.get("/runs").json()["data"]
+        assert runs[-1]["labels"] == {"user": "Customer", "item": "Movie"}
+        item = c.get(f"/items/{body['items'][0]['item']}").json()
+        assert item["title"] == body["items"][0]["name"] and item["users"] > 0
+        assert any(a["label"] == "Genre" for a in item["attributes"])
 
 
 def test_cypher_chosen_subgraph_trains_on_exactly_it(movies: Path) -> None:

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.serving_run import ServedRun, served_run, stop_all
+from tests.serving_run import ServedRun, kgrec_serve, served_run, stop_all
 
 KGREC = str(Path(sys.executable).with_name("kgrec"))
 
@@ -31,12 +28,6 @@ def _env(served: ServedRun) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KGREC_")}
     env.update(KGREC_HOME=str(served.home), KGREC_GRAPH="served", COLUMNS="200")
     return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_recommend_command(served: ServedRun) -> None:
@@ -56,39 +47,16 @@ def test_recommend_command(served: ServedRun) -> None:
 
 
 def test_serve_answers_over_http(served: ServedRun) -> None:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [KGREC, "serve", "--port", str(port), "--run", served.run.name, "--log-level", "warning"],
-        env=_env(served), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "the server did not get ready"
-            time.sleep(0.3)
-        with httpx.Client(base_url=base, timeout=30) as c:
-            user = str(served.run.data().user_ids[1])
-            rec = c.get(f"/users/{user}/recommendations", params={"k": 3, "paths": 1})
-            assert rec.status_code == 200 and rec.headers["content-type"] == "application/json"
-            body = rec.json()
-            assert body["run"] == served.run.name and len(body["items"]) == 3
-            assert c.get("/users/nobody/recommendations").status_code == 404
-            assert c.get(f"/users/{user}/recommendations", params={"k": -1}).status_code == 422
-            assert c.get(f"/users/{user}").json()["id"] == user
-            assert c.get("/runs").json()["served"] == served.run.name
-            spec = c.get("/openapi.json").json()
-            assert "/users/{user_id}/recommendations" in spec["paths"]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    served_by = kgrec_serve(KGREC, _env(served), "--run", served.run.name)
+    with served_by as base, httpx.Client(base_url=base, timeout=30) as c:
+        user = str(served.run.data().user_ids[1])
+        rec = c.get(f"/users/{user}/recommendations", params={"k": 3, "paths": 1})
+        assert rec.status_code == 200 and rec.headers["content-type"] == "application/json"
+        body = rec.json()
+        assert body["run"] == served.run.name and len(body["items"]) == 3
+        assert c.get("/users/nobody/recommendations").status_code == 404
+        assert c.get(f"/users/{user}/recommendations", params={"k": -1}).status_code == 422
+        assert c.get(f"/users/{user}").json()["id"] == user
+        assert c.get("/runs").json()["served"] == served.run.name
+        spec = c.get("/openapi.json").json()
+        assert "/users/{user_id}/recommendations" in spec["paths"]
