@@ -127,6 +127,7 @@ class _Exporter:
         for i, k in inter:
             it = spec.interaction(k[1])
             for prop, key in ((it.weight, "weight"), (it.timestamp, "timestamp")):
+                # kgrec's own schema: RATED's rating and every ts are optional properties
                 if prop is None or (spec.interactions is None and prop in ("rating", "ts")):
                     continue
                 self._check_prop(k, prop, f"interactions[{i}].{key}")
@@ -261,9 +262,8 @@ class _Exporter:
         kg: dict[EdgeKey, pd.DataFrame] = {}
         for start, types in ((self.il, kg_item), (self.ul, kg_user)):
             kg.update(self.expand(start, types, keys))
-        out = self.assemble(keys, frames, kg)
         self._tick("export features", 3, 3)
-        return out
+        return self.assemble(keys, frames, kg)
 
     def interactions(
         self, inter: list[tuple[int, EdgeKey]], users: pd.Index, items: pd.Index

@@ -89,10 +89,8 @@ def kcore(
         if bool(keep.all()):
             break
         pairs = pairs[keep]
-    ku, ki = set(pairs["src"]), set(pairs["dst"])
-    users = pd.Index([u for u in users if u in ku], name=users.name)
-    items = pd.Index([i for i in items if i in ki], name=items.name)
-    out = {key: fr[fr["src"].isin(ku) & fr["dst"].isin(ki)] for key, fr in frames.items()}
+    users, items = users[users.isin(pairs["src"])], items[items.isin(pairs["dst"])]
+    out = {key: fr[fr["src"].isin(users) & fr["dst"].isin(items)] for key, fr in frames.items()}
     return users, items, out
 
 

@@ -18,6 +18,7 @@ def export_names(
     """Display names of the exported nodes, by role label then key: the user's and item's
     ``name`` property from the spec, ``title`` or else ``name`` for other labels."""
     out: dict[str, dict[str, str]] = {}
+    ex = _Exporter(store, spec, None, page)
     for label, keys in export.ids.items():
         source = export.source_label(label)
         if source == spec.user.label:
@@ -26,7 +27,6 @@ def export_names(
             props = [spec.item.name] if spec.item.name else []
         else:
             props = ["title", "name"]
-        ex = _Exporter(store, spec, None, page)
         got: dict[str, str] = {}
         for prop in props:
             values = [str(k) for k in keys if str(k) not in got]

@@ -102,7 +102,7 @@ def embed(
         else:
             name = graph or s.graph
             chosen = read_spec(spec)
-            export = export_graph(s, name, chosen)
+            export, _ = export_graph(s, name, chosen)
             rels = _relations(relations)
             ts = from_export(export, rels)
             del export

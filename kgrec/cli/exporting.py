@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from kg_store import GraphExport
     from kgrec.settings import Settings
     from kgrec.spec import DatasetSpec
+    from recommend.explain import Names
 
 SpecOpt = Annotated[
     Path | None,
@@ -46,14 +47,19 @@ def read_spec(path: Path | None) -> DatasetSpec | None:
     return spec
 
 
-def export_graph(settings: Settings, graph: str, spec: DatasetSpec | None) -> GraphExport:
-    """Export ``graph`` (the part ``spec`` chooses, if given) with a progress bar.
+def export_graph(
+    settings: Settings, graph: str, spec: DatasetSpec | None, *, with_names: bool = False
+) -> tuple[GraphExport, Names | None]:
+    """Export ``graph`` (the part ``spec`` chooses, if given) with a progress bar, and, with a
+    spec and ``with_names``, the exported nodes' display names read in the same session
+    (otherwise None: names come from the graph when the run is served, as before).
 
     Raises:
         typer.Exit: the graph (or the chosen subgraph) is empty.
     """
     from kg_store import open_store
 
+    names = None
     with progress() as bar:
         task = bar.add_task(f"export {graph}", total=None)
 
@@ -66,34 +72,28 @@ def export_graph(settings: Settings, graph: str, spec: DatasetSpec | None) -> Gr
                 export = store.export(progress=on_export)
             else:
                 from kg_store.subgraph import export_spec
+                from kg_store.subgraph_names import export_names
 
                 export = export_spec(store, spec, progress=on_export)
+                if with_names:
+                    names = export_names(store, spec, export)
         finally:
             store.close()  # the database is not needed again
     if not export.edges:
         raise fail(f"graph {graph!r} is empty: ingest a dataset first")
-    return export
+    return export, names
 
 
-def keep_spec(
-    run_dir: Path, spec: DatasetSpec | None, settings: Settings, graph: str, export: GraphExport
-) -> None:
+def keep_spec(run_dir: Path, spec: DatasetSpec | None, names: Names | None) -> None:
     """Save what a run needs of its spec: ``spec.toml`` (the default spec without one), a copy
     of the subgraph query, and the display names in the graph's own name properties."""
     from kgrec.spec import default_spec, save_spec
 
     save_spec(spec or default_spec(), run_dir)
-    if spec is None:
-        return  # names come from the graph when the run is served, as before
-    sub = spec.filters.subgraph
+    sub = spec.filters.subgraph if spec else None
     if sub and Path(sub).is_file():
         shutil.copyfile(sub, run_dir / SUBGRAPH_COPY)
-    from kg_store import open_store
-    from kg_store.subgraph_names import export_names
-    from recommend.explain import save_names
+    if names is not None:
+        from recommend.explain import save_names
 
-    store = open_store(settings, graph=graph)
-    try:
-        save_names(run_dir, export_names(store, spec, export))
-    finally:
-        store.close()
+        save_names(run_dir, names)

@@ -51,7 +51,7 @@ def check(
     with domain_errors():
         spec = read_spec(path)
         assert spec is not None
-        export = export_graph(s, dataset or s.graph, spec)
+        export, _ = export_graph(s, dataset or s.graph, spec)
     shown = lambda lab: export.source_label(lab)  # noqa: E731
     nodes = {shown(k): len(v) for k, v in sorted(export.ids.items())}
     rels = {f"{shown(a)}-{t}->{shown(b)}": len(f) for (a, t, b), f in sorted(export.edges.items())}

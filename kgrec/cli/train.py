@@ -220,7 +220,7 @@ def train(
                 raise fail(f"unknown model {model!r}; available: {', '.join(sorted(REGISTRY))}")
             graph = dataset or s.graph
             chosen = read_spec(spec)
-            export = export_graph(s, graph, chosen)
+            export, names = export_graph(s, graph, chosen, with_names=True)
             rs = configs_for(model, dim=dim, layers=layers, l2=l2, dropout=dropout,
                              extra=_parse_extra(extra or []), epochs=epochs,
                              batch_size=batch_size, lr=lr, n_neg=n_neg, patience=patience,
@@ -228,7 +228,7 @@ def train(
                              rating_kinds=rating_kinds)  # fmt: skip
             run = start_run(export, model, graph, s.runs_dir, rs.model, rs.train,
                             rating_kinds=rs.rating_kinds)  # fmt: skip
-            keep_spec(run.path, chosen, s, graph, export)
+            keep_spec(run.path, chosen, names)
             del export
             err.print(f"run {run.path}", highlight=False)
             if init_from:
