@@ -65,6 +65,8 @@ _MODEL_DEFAULTED = {
     "rating_kinds": "One interaction relation per rating value (RATED_1..5)",
 }
 _EXTRA_HELP = "Model option KEY=VALUE (JSON value), repeatable; overrides the model's"
+_SAMPLER_HELP = "Train on the full graphs or on sampled neighbourhoods: full | neighbour (mmkgat)."
+_FANOUT_HELP = "Neighbours sampled per node and hop (--sampler neighbour); repeat: one per layer."
 
 
 def _model_help(name: str) -> str:
@@ -162,6 +164,8 @@ def train(
     l2: Annotated[float | None, typer.Option(help=_model_help("l2"))] = None,
     dropout: Annotated[float | None, typer.Option(help=_model_help("dropout"))] = None,
     extra: Annotated[list[str] | None, typer.Option(help=_EXTRA_HELP + ".")] = None,
+    sampler: Annotated[str | None, typer.Option(help=_SAMPLER_HELP)] = None,
+    fanout: Annotated[list[int] | None, typer.Option(help=_FANOUT_HELP)] = None,
     rating_kinds: Annotated[
         bool | None,
         typer.Option("--rating-kinds/--no-rating-kinds", help=_model_help("rating_kinds")),
@@ -215,14 +219,16 @@ def train(
             if not model:
                 raise fail("--model is required (or --resume RUN)")
             from recommend.models import REGISTRY
+            from recommend.models.neighbours import sampler_options
 
             if model not in REGISTRY:
                 raise fail(f"unknown model {model!r}; available: {', '.join(sorted(REGISTRY))}")
+            sampling = sampler_options(REGISTRY[model], sampler, fanout)  # before the export
             graph = dataset or s.graph
             chosen = read_spec(spec)
             export, names = export_graph(s, graph, chosen, with_names=True)
             rs = configs_for(model, dim=dim, layers=layers, l2=l2, dropout=dropout,
-                             extra=_parse_extra(extra or []), epochs=epochs,
+                             extra={**_parse_extra(extra or []), **sampling}, epochs=epochs,
                              batch_size=batch_size, lr=lr, n_neg=n_neg, patience=patience,
                              eval_every=eval_every, seed=seed, device=device, threads=threads,
                              rating_kinds=rating_kinds)  # fmt: skip

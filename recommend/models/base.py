@@ -21,13 +21,16 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields
-from typing import Any, ClassVar, Literal, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, get_type_hints
 
 import torch
 from torch import Tensor, nn
 
 from recommend.data import RecData
 from recommend.models.search import Space
+
+if TYPE_CHECKING:
+    from recommend.models.encoder import Trace
 
 
 @dataclass
@@ -278,6 +281,19 @@ class Recommender(nn.Module):
         items. An encoder exposes ``edges`` ``[3, E]`` (head, relation, tail) and ``att`` ``[E]``
         (:class:`~recommend.models.encoder.CKGEncoder`). Default: none."""
         return []
+
+    def encoder_traces(self) -> list[Trace]:
+        """One :meth:`~recommend.models.encoder.CKGEncoder.trace` per attention encoder, in the
+        order of :meth:`attention_encoders` (in eval mode, without gradients): what a local
+        view of masking (:mod:`recommend.explain.attribution`) recomputes from. Default: none,
+        the model cannot be seen that way."""
+        return []
+
+    def vectors_from_states(self, side: Literal["user", "item"], states: list[Tensor]) -> Tensor:
+        """The scoring vectors (as :meth:`scoring_vectors` gives them) of ``K`` users or items
+        from their layer states in each attention encoder (``[L+1, K, dim]`` each, in the order
+        of :meth:`attention_encoders`). Shapes: ``[K, D]``."""
+        raise NotImplementedError(f"{self.name} does not score from encoder states")
 
     @property
     def trainable(self) -> bool:

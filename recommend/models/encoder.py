@@ -3,11 +3,14 @@ the layer attention and :class:`CKGEncoder` (KGAT, MMKGAT)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recommend.models.graph import CollabGraph
+from recommend.models.neighbours import Blocks
 from recommend.models.sparse import CSRPattern, spmm
 from recommend.models.transr import TransR
 
@@ -88,6 +91,16 @@ class LayerAttention(nn.Module):
         return (self.weights(states).unsqueeze(-1) * states).sum(0)
 
 
+@dataclass(frozen=True)
+class Trace:
+    """What :meth:`CKGEncoder.trace` keeps of one propagation: each layer's input
+    (``inputs[0]`` is layer 0, ``inputs[l]`` the unnormalised output of layer ``l``) and whether
+    the states are L2-normalised per layer."""
+
+    inputs: list[Tensor]
+    normalize: bool
+
+
 class CKGEncoder(nn.Module):
     """Attentive propagation over one collaborative KG, as in KGAT (Wang et al., KDD 2019,
     Sec. 3.2) and the paper's eqs (11)–(15).
@@ -106,6 +119,10 @@ class CKGEncoder(nn.Module):
             False, the papers' row-stochastic π).
         aggregator: ``"bi"`` (:class:`BiInteraction`, the papers') or ``"linear"``
             (:class:`LinearAggregator`) (default: ``"bi"``).
+        plain: bool ``[n_entities]``: edges to or from these entities keep their plain
+            attention under ``degree_norm`` (default: none). For feature entities that belong
+            to one item each (multimodal nodes): scaled by ``sqrt(deg h / 1)`` they would
+            outweigh the item's whole neighbourhood.
 
     Shapes:
         forward(ego): ``[N, dim]`` -> ``[layers + 1, N, dim]`` (layer 0 is ``ego``).
@@ -123,6 +140,7 @@ class CKGEncoder(nn.Module):
         dropout: float = 0.1,
         degree_norm: bool = False,
         aggregator: str = "bi",
+        plain: Tensor | None = None,
     ) -> None:
         super().__init__()
         self.n_entities = graph.n_entities
@@ -133,6 +151,8 @@ class CKGEncoder(nn.Module):
         h, _, t = graph.edges
         deg = torch.bincount(h, minlength=graph.n_entities).float().clamp(min=1)
         scale = (deg[h] / deg[t]).sqrt() if degree_norm else torch.ones(h.numel())
+        if plain is not None and degree_norm:  # a feature entity is no popular neighbour
+            scale = torch.where(plain[h] | plain[t], torch.ones_like(scale), scale)
         self.register_buffer("edge_scale", scale, persistent=False)
         self.register_buffer("triples", graph.triples)
         self.transr = TransR(graph.n_relations, dim)
@@ -151,8 +171,31 @@ class CKGEncoder(nn.Module):
     @torch.no_grad()
     def refresh(self, ego: Tensor) -> None:
         """Recompute π for every edge from ``ego`` and rebuild the sparse matrices."""
-        self.att = self.transr.attention(ego, self.edges, self.n_entities)
+        self.att = self._attention(ego)
         self.set_weights(self.att * self.edge_scale)
+
+    # edges per TransR.attention call in refresh: its [edges, dim] temporaries stay this size
+    attention_chunk = 250_000
+
+    def _attention(self, ego: Tensor) -> Tensor:
+        """π of every edge; on a large graph over chunks of whole heads (π is a softmax over
+        a head's edges, so a chunk holding all of its heads' edges gives their exact values)."""
+        n_edges, chunk = self.edges.shape[1], self.attention_chunk
+        if n_edges <= chunk:
+            return self.transr.attention(ego, self.edges, self.n_entities)
+        order = torch.argsort(self.edges[0], stable=True)
+        ends = torch.cumsum(torch.bincount(self.edges[0], minlength=self.n_entities), 0)
+        att = torch.empty(n_edges, dtype=ego.dtype, device=ego.device)
+        start = 0
+        while start < n_edges:  # each chunk ends at the last head boundary within reach
+            i = int(torch.searchsorted(ends, min(start + chunk, n_edges), right=True))
+            stop = int(ends[i - 1]) if i > 0 else 0
+            if stop <= start:  # end of the head at `start` when that head alone is larger
+                stop = int(ends[int(torch.searchsorted(ends, start, right=True))])
+            idx = order[start:stop]
+            att[idx] = self.transr.attention(ego, self.edges[:, idx], self.n_entities)
+            start = stop
+        return att
 
     @torch.no_grad()
     def set_weights(self, weights: Tensor) -> None:
@@ -178,6 +221,59 @@ class CKGEncoder(nn.Module):
         for agg in self.aggs:
             x = agg(x, spmm(self.adj, self.adj_t, x))
             states.append(F.normalize(x, dim=1) if normalize else x)
+        return torch.stack(states)
+
+    def forward_blocks(self, ego: Tensor, blocks: Blocks, normalize: bool = True) -> Tensor:
+        """:meth:`forward`'s rows of the seeds only, propagated over sampled blocks
+        (:func:`recommend.models.neighbours.sample_blocks` on :attr:`adj`): layer ``l``
+        runs on the nodes within ``L - l`` hops, so the cost follows the sample, not the graph.
+        Equal to ``forward(full_ego)[:, seeds]`` when every node's whole row was taken.
+
+        Shapes:
+            ego: ``[blocks.sizes[-1], dim]``, the layer-0 rows of ``blocks.nodes``;
+            returns ``[layers + 1, n_seeds, dim]`` in the order of the seeds sampled.
+        """
+        n_layers = len(self.aggs)
+        if blocks.hops != n_layers:
+            raise ValueError(f"{blocks.hops}-hop blocks for a {n_layers}-layer encoder")
+        n0 = blocks.sizes[0]
+        states = [ego[:n0]]
+        x = ego
+        for layer, agg in enumerate(self.aggs):
+            k = n_layers - layer  # x holds the nodes within k hops; block k maps them to k-1
+            a, a_t = blocks.matrices[k - 1]
+            x = agg(x[: blocks.sizes[k - 1]], spmm(a, a_t, x))
+            states.append((F.normalize(x, dim=1) if normalize else x)[:n0])
+        return torch.stack(states)[:, blocks.seed_index]
+
+    @torch.no_grad()
+    def trace(self, ego: Tensor, normalize: bool = True) -> Trace:
+        """:meth:`forward`'s layer inputs (``[ego, x_1, ..., x_L]``, unnormalised), kept for
+        :meth:`cut`."""
+        inputs = [ego]
+        for agg in self.aggs:
+            inputs.append(agg(inputs[-1], spmm(self.adj, self.adj_t, inputs[-1])))
+        return Trace(inputs, normalize)
+
+    @torch.no_grad()
+    def cut(self, trace: Trace, node: int, cols: Tensor) -> Tensor:
+        """The layer states of ``node`` with its edges to ``cols[k]`` (one entity per row,
+        -1 for none) left out of its own aggregation at every layer, every other entity's
+        states as in ``trace``: masking an edge, seen from one end, to first order.
+
+        Shapes: cols ``[K]`` -> ``[L+1, K, dim]`` (a row with -1 is :meth:`forward`'s).
+        """
+        lo, hi = int(self.adj.crow_indices()[node]), int(self.adj.crow_indices()[node + 1])
+        nbr, val = self.adj.col_indices()[lo:hi], self.adj.values()[lo:hi]
+        # the weight of each cut edge, relations between the same two entities summed
+        w = ((nbr.unsqueeze(0) == cols.unsqueeze(1)) * val.unsqueeze(0)).sum(1, keepdim=True)
+        safe = cols.clamp(min=0)
+        x = trace.inputs[0][node].expand(cols.numel(), -1)
+        states = [x]
+        for layer, agg in enumerate(self.aggs):
+            full = val @ trace.inputs[layer][nbr]
+            x = agg(x, full - w * trace.inputs[layer][safe])
+            states.append(F.normalize(x, dim=1) if trace.normalize else x)
         return torch.stack(states)
 
     def kg_loss(

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from recommend.data import RecData
 from recommend.models.base import ModelConfig, ModelOptions, Recommender, option, register
-from recommend.models.encoder import CKGEncoder
+from recommend.models.encoder import CKGEncoder, Trace
 from recommend.models.graph import collab_graph
 from recommend.models.losses import bpr_loss
 from recommend.models.search import Choice, shared
@@ -127,6 +127,14 @@ class KGAT(Recommender):
     def scoring_vectors(self) -> tuple[Tensor, Tensor]:
         """:meth:`propagate` (the score is their inner product)."""
         return self.propagate()
+
+    def encoder_traces(self) -> list[Trace]:
+        return [self.encoder.trace(self.emb.weight)]
+
+    def vectors_from_states(self, side: Literal["user", "item"], states: list[Tensor]) -> Tensor:
+        """The layer states concatenated (:meth:`entity_states`)."""
+        (s,) = states
+        return s.permute(1, 0, 2).reshape(s.shape[1], -1)
 
     def attention_encoders(self) -> list[tuple[nn.Module, Literal["user", "item"]]]:
         # the CKG's entities: items, the item KG's other entities, then users

@@ -4,7 +4,6 @@ attention)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -12,62 +11,19 @@ import torch
 from torch import Tensor, nn
 
 from recommend.data import KGTriples, RecData
-from recommend.models.base import ModelConfig, Recommender, option, register
-from recommend.models.encoder import CKGEncoder, LayerAttention
+from recommend.models import neighbours as nb
+from recommend.models.base import ModelConfig, Recommender, register
+from recommend.models.encoder import CKGEncoder, LayerAttention, Trace
 from recommend.models.graph import Triples, collab_graph
 from recommend.models.losses import (
-    CFObjectiveOptions,
     bpr_loss,
     cf_objective,
     sampled_softmax_cf_loss,
     scored_vectors,
     softmax_objective,
 )
-from recommend.models.search import Choice, LogUniform, shared
-
-
-@dataclass(frozen=True)
-class MMKGATOptions(CFObjectiveOptions):
-    """MMKGAT's options (``ModelConfig.extra``); ``cf_loss`` is "bpr" for eq 15 or "softmax"
-    (full-catalogue cross-entropy of cosine scores over temperature ``tau``; scoring then ranks
-    by cosine)."""
-
-    search_spaces = {"tau": LogUniform(0.05, 1.0)}
-
-    fusion: Literal["attention", "mean", "concat"] = option(
-        "attention",
-        "how the layer states of a graph become one vector: the paper's attention, "
-        "LightGCN's mean or KGAT's concatenation",
-        search=Choice(["attention", "mean"]),
-    )
-    normalize: bool = option(
-        False, "L2-normalise each propagated layer's state before fusion (as KGAT's code does)"
-    )
-    reg: Literal["ego", "final"] = option(
-        "ego",
-        "what λ‖Θ‖² penalises: the layer-0 rows a batch touches, or the batch's fused user and "
-        "item vectors (KGAT's code), which also reins in the transforms",
-    )
-    degree_norm: bool = option(
-        False,
-        "scale attention by sqrt(deg h / deg t) (GCN's normalisation under uniform π)",
-        search=Choice([True, False]),
-    )
-    aggregator: Literal["bi", "linear"] = option(
-        "bi", "the layer aggregator: bi-interaction (eq 14) or LightGCN's linear e_N"
-    )
-    transr_on: Literal["ckg", "kg", "ckg_rel"] = option(
-        "ckg",
-        "TransR (eq 10) over each whole collaborative KG, its KG triples only (the interactions "
-        "left to the CF loss), or the whole graph with interaction triples moving only their "
-        "relation's parameters",
-    )
-    full_softmax_items: int = option(
-        20_000,
-        "the most items the softmax objective ranks whole: above, cf_loss 'softmax' is "
-        "estimated from the batch's negatives ('sampled_softmax'), which costs [B, B] logits "
-        "instead of [B, n_items]",
-    )
+from recommend.models.mmkgat_options import MMKGATOptions, without_modal
+from recommend.models.search import shared
 
 
 def _side_graph(
@@ -124,7 +80,8 @@ class MMKGAT(Recommender):
             ``extra["cf_loss"]`` (default: ``"bpr"``, eq 15; ``"softmax"`` in
             :attr:`defaults`; ``"sampled_softmax"`` for large catalogues, and what
             ``"softmax"`` becomes above ``extra["full_softmax_items"]``, default 20,000
-            items), ``extra["tau"]`` (default: 0.2).
+            items), ``extra["tau"]`` (default: 0.2), ``extra["sampler"]`` (default: ``"full"``;
+            ``"neighbour"`` trains on sampled neighbourhoods of ``extra["fanout"]``, default 10).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
@@ -159,6 +116,9 @@ class MMKGAT(Recommender):
         self.cf_objective, self.tau = cf_objective(self.name, opts)
         if self.cf_objective == "softmax" and self.n_items > opts.full_softmax_items:
             self.cf_objective = "sampled_softmax"  # the full one costs [B, n_items] a step
+        self.fanouts = nb.layer_fanouts(opts.fanout, config.layers, self.name)
+        if opts.sampler == "neighbour" and self.cf_objective == "softmax":
+            self.cf_objective = "sampled_softmax"  # the full one needs every item's vector
         dim, n_kinds = config.dim, len(data.kind_names)
         enc_opts: dict[str, Any] = {"degree_norm": opts.degree_norm, "aggregator": opts.aggregator}
         inter = np.asarray(data.train_kinds_all, dtype=np.int64)
@@ -172,24 +132,41 @@ class MMKGAT(Recommender):
         self.enc_u = CKGEncoder(
             collab_graph(parts, n_ent_u, n_rel_u), dim, config.layers, config.dropout, **enc_opts
         )
+        self.modalities = opts.modalities
+        item_kg = data.item_kg if self.modalities == "nodes" else without_modal(data.item_kg)
         parts, n_ent_i, n_rel_i = _side_graph(
-            data.item_kg, self.n_items, self.n_users, inter, 1, n_kinds
+            item_kg, self.n_items, self.n_users, inter, 1, n_kinds
         )
         self.user_offset_i = data.item_kg.n_entities  # users in G_i
         self.n_rel_fwd["item"] = n_rel_i
+        plain = torch.zeros(n_ent_i, dtype=torch.bool)
+        if opts.modal_degree == "plain":
+            for ids, _ in item_kg.entity_features.values():
+                plain[torch.as_tensor(np.asarray(ids, np.int64))] = True
         self.enc_i = CKGEncoder(
-            collab_graph(parts, n_ent_i, n_rel_i), dim, config.layers, config.dropout, **enc_opts
-        )
+            collab_graph(parts, n_ent_i, n_rel_i), dim, config.layers, config.dropout,
+            plain=plain, **enc_opts,
+        )  # fmt: skip
 
         self.emb_u = nn.Embedding(n_ent_u, dim)
         self.emb_i = nn.Embedding(n_ent_i, dim)
         nn.init.xavier_uniform_(self.emb_u.weight)
         nn.init.xavier_uniform_(self.emb_i.weight)
 
-        # multimodal entities: layer-0 embedding = Linear(feature); their table rows go unused
+        # multimodal entities ("nodes"): layer-0 embedding = Linear(feature), their table rows
+        # unused; "items": each item's layer-0 embedding plus Linear(its feature vector)
         self.modal = nn.ModuleDict()
         self.modal_labels: list[str] = []
-        for label, (ids, feats) in data.item_kg.entity_features.items():
+        if self.modalities == "nodes":
+            modal_rows = dict(data.item_kg.entity_features)
+        elif self.modalities == "items":
+            modal_rows = {
+                label: (np.flatnonzero(np.abs(x).sum(1) > 0), x[np.abs(x).sum(1) > 0])
+                for label, x in data.item_features.items()
+            }
+        else:
+            modal_rows = {}
+        for label, (ids, feats) in modal_rows.items():
             key = f"m{len(self.modal_labels)}"
             self.modal[key] = nn.Linear(feats.shape[1], dim)
             self.register_buffer(f"{key}_ids", torch.as_tensor(np.asarray(ids, np.int64)))
@@ -210,10 +187,11 @@ class MMKGAT(Recommender):
         """Layer-0 embeddings of ``G_i``, multimodal rows projected from their features.
         Shapes: ``[N_i, dim]``."""
         ego = self.emb_i.weight
+        add = self.modalities == "items"  # else the modal entities' own rows are replaced
         for k in range(len(self.modal_labels)):
             key = f"m{k}"
             ids, x = getattr(self, f"{key}_ids"), getattr(self, f"{key}_x")
-            ego = ego.index_put((ids,), self.modal[key](x))
+            ego = ego.index_put((ids,), self.modal[key](x), accumulate=add)
         return ego
 
     # --- propagation -----------------------------------------------------------------------
@@ -248,6 +226,8 @@ class MMKGAT(Recommender):
         """:meth:`propagate`'s rows of these users and items only: both graphs propagate in
         full, but the layer fusion (per node) runs on the batch's rows, not every entity.
         Shapes: users ``[B]``, items ``[K]`` -> ``([B, D], [K, D])``."""
+        if self.options.sampler == "neighbour":
+            return self._sampled_vectors(users, items)
         b = users.numel()
         su = self.enc_u(self.ego_u(), self.normalize)
         si = self.enc_i(self.ego_i(), self.normalize)
@@ -255,6 +235,35 @@ class MMKGAT(Recommender):
                         getattr(self, "att_u", None))  # fmt: skip
         fi = self._fuse(si[:, torch.cat([users + self.user_offset_i, items])],
                         getattr(self, "att_i", None))  # fmt: skip
+        return torch.cat([fu[:b], fi[:b]], dim=1), torch.cat([fu[b:], fi[b:]], dim=1)
+
+    def _ego_i_rows(self, ids: Tensor) -> Tensor:
+        """:meth:`ego_i`'s rows ``ids``, projecting only the multimodal ones among them.
+        Shapes: ``[n]`` -> ``[n, dim]``."""
+        ego = self.emb_i.weight[ids]
+        for k in range(len(self.modal_labels)):
+            hit, rows = nb.member_positions(getattr(self, f"m{k}_ids"), ids)
+            proj = self.modal[f"m{k}"](getattr(self, f"m{k}_x")[rows])
+            ego = ego.index_put((hit,), proj, accumulate=self.modalities == "items")
+        return ego
+
+    def _sampled_vectors(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`batch_vectors` propagated over neighbourhoods sampled around the batch's
+        users and items in each graph (``extra["fanout"]`` per hop, draws from torch's global
+        generator, which the trainer seeds and checkpoints)."""
+        if self.enc_u.adj.device != self.emb_u.weight.device or self.enc_u.adj.numel() == 0:
+            self.refresh()  # first use, or the module moved to another device
+        b, fused = users.numel(), []
+        for enc, seeds, ego_rows, att in (
+            (self.enc_u, torch.cat([users, items + self.item_offset_u]),
+             lambda ids: self.ego_u()[ids], getattr(self, "att_u", None)),
+            (self.enc_i, torch.cat([users + self.user_offset_i, items]), self._ego_i_rows,
+             getattr(self, "att_i", None)),
+        ):  # fmt: skip
+            blocks = nb.sample_blocks(enc.adj, seeds, self.fanouts)
+            states = enc.forward_blocks(ego_rows(blocks.nodes), blocks, self.normalize)
+            fused.append(self._fuse(states, att))
+        fu, fi = fused
         return torch.cat([fu[:b], fi[:b]], dim=1), torch.cat([fu[b:], fi[b:]], dim=1)
 
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
@@ -344,3 +353,16 @@ class MMKGAT(Recommender):
     def attention_encoders(self) -> list[tuple[nn.Module, Literal["user", "item"]]]:
         # G_u: users, the user KG, then items; G_i: items, the item KG, then users
         return [(self.enc_u, "user"), (self.enc_i, "item")]
+
+    def encoder_traces(self) -> list[Trace]:
+        return [self.enc_u.trace(self.ego_u(), self.normalize),
+                self.enc_i.trace(self.ego_i(), self.normalize)]  # fmt: skip
+
+    def vectors_from_states(self, side: Literal["user", "item"], states: list[Tensor]) -> Tensor:
+        """The two graphs' fused states concatenated (:meth:`propagate`), unit length under
+        the softmax objective (:meth:`scoring_representation`)."""
+        del side  # users and items fuse alike
+        su, si = states
+        v = torch.cat([self._fuse(su, getattr(self, "att_u", None)),
+                       self._fuse(si, getattr(self, "att_i", None))], dim=1)  # fmt: skip
+        return scored_vectors(self.cf_objective, v, v[:0])[0]

@@ -1,0 +1,83 @@
+"""MMKGAT's typed options (``ModelConfig.extra``) and how its multimodal features leave the
+graph when they do not enter as entities (:mod:`recommend.models.mmkgat`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from recommend.data import KGTriples
+from recommend.models import neighbours as nb
+from recommend.models.base import option
+from recommend.models.losses import CFObjectiveOptions
+from recommend.models.search import Choice, LogUniform
+
+
+@dataclass(frozen=True)
+class MMKGATOptions(CFObjectiveOptions, nb.SamplerOptions):
+    """MMKGAT's options (``ModelConfig.extra``); ``cf_loss`` is "bpr" for eq 15 or "softmax"
+    (full-catalogue cross-entropy of cosine scores over temperature ``tau``; scoring then ranks
+    by cosine; with ``sampler`` "neighbour", "sampled_softmax")."""
+
+    search_spaces = {"tau": LogUniform(0.05, 1.0)}
+
+    fusion: Literal["attention", "mean", "concat"] = option(
+        "attention",
+        "how the layer states of a graph become one vector: the paper's attention, "
+        "LightGCN's mean or KGAT's concatenation",
+        search=Choice(["attention", "mean"]),
+    )
+    normalize: bool = option(
+        False, "L2-normalise each propagated layer's state before fusion (as KGAT's code does)"
+    )
+    reg: Literal["ego", "final"] = option(
+        "ego",
+        "what λ‖Θ‖² penalises: the layer-0 rows a batch touches, or the batch's fused user and "
+        "item vectors (KGAT's code), which also reins in the transforms",
+    )
+    degree_norm: bool = option(
+        False,
+        "scale attention by sqrt(deg h / deg t) (GCN's normalisation under uniform π)",
+        search=Choice([True, False]),
+    )
+    aggregator: Literal["bi", "linear"] = option(
+        "bi", "the layer aggregator: bi-interaction (eq 14) or LightGCN's linear e_N"
+    )
+    transr_on: Literal["ckg", "kg", "ckg_rel"] = option(
+        "ckg",
+        "TransR (eq 10) over each whole collaborative KG, its KG triples only (the interactions "
+        "left to the CF loss), or the whole graph with interaction triples moving only their "
+        "relation's parameters",
+    )
+    modalities: Literal["nodes", "items", "off"] = option(
+        "nodes",
+        "where multimodal features enter: as entities of the item-side graph whose layer-0 "
+        "embedding projects their vector (the paper's), added to their items' own layer-0 "
+        "embeddings (the entities leave the graph), or not at all",
+        search=Choice(["nodes", "items", "off"]),
+    )
+    modal_degree: Literal["plain", "scaled"] = option(
+        "plain",
+        "under degree_norm, edges of multimodal entities keep their plain attention, or are "
+        "scaled like any other edge (by sqrt(deg item / 1): louder than the item's users)",
+    )
+    full_softmax_items: int = option(
+        20_000,
+        "the most items the softmax objective ranks whole: above, cf_loss 'softmax' is "
+        "estimated from the batch's negatives ('sampled_softmax'), which costs [B, B] logits "
+        "instead of [B, n_items]",
+    )
+
+
+def without_modal(kg: KGTriples) -> KGTriples:
+    """``kg`` without the triples that touch a multimodal entity (the entities stay, unlinked)."""
+    modal = np.zeros(kg.n_entities, dtype=bool)
+    for ids, _ in kg.entity_features.values():
+        modal[np.asarray(ids, np.int64)] = True
+    keep = ~(modal[kg.heads] | modal[kg.tails])
+    return replace(
+        kg, heads=kg.heads[keep], relations=kg.relations[keep], tails=kg.tails[keep],
+        entity_features={},
+    )  # fmt: skip
