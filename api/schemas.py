@@ -92,6 +92,12 @@ class Reason(BaseModel):
         description="What the path was ranked by: the model's weight combined with how specific "
         "the linking entities are (the answer's path_ranking)."
     )
+    masking_drop: float | None = Field(
+        default=None,
+        description="What masking this path's edges would cost the item's score, estimated "
+        "from the user's and the item's own layer states (the default path ranking shows the "
+        "costliest first); null for models without attention encoders.",
+    )
     text: str = Field(description="The path as a plain sentence.")
     cypher: PathCypher = Field(description="The statement that shows this path in the graph.")
     counterfactual: Counterfactual | None = Field(

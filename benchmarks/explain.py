@@ -204,11 +204,12 @@ def faithfulness(ctx: Context, users: np.ndarray, k: int, ranking: str, seed: in
             continue
         i = int(rng.choice(items))
         un, inode = g.offsets[USER] + u, g.offsets[VIDEO] + i
-        top = svc.explainer.search(un, ranking=ranking).top(inode, 1)
+        # the path the service shows first (the ranking's order, re-ranked where it says so)
+        top = svc.explainer.explain(un, inode, 1, ranking=ranking)
         if not top:
             skipped += 1
             continue
-        nodes = top[0][0]
+        nodes = np.array([svc.explainer.node_of(p) for p in top[0]["path"]])
         every = PathSearch(sg, un, max_len=svc.explainer.max_len, beam=10**9, fanout=10**9)
         walks = every.paths(inode, len(nodes) - 1)
         others = [j for j in range(len(walks)) if not np.array_equal(walks.nodes[j], nodes)]

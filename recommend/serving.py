@@ -38,8 +38,10 @@ from recommend.explain import (
     MAX_LEN,
     EvidenceRule,
     Explainer,
+    LocalMasking,
     Masker,
     Names,
+    NotLocal,
     PathGraph,
     UnknownEntity,
     add_counterfactuals,
@@ -51,6 +53,7 @@ from recommend.explain import (
     node_vectors,
     save_names,
 )
+from recommend.explain.build import training_ratings
 from recommend.explain.from_spec import evidence_rule
 from recommend.runs import EXPORT, SPLIT, Run, find_run
 
@@ -61,23 +64,6 @@ MAX_PATHS = 10
 MAX_MASKED = 10
 """Most paths one request masks for counterfactuals (one propagation each); the rest get
 ``counterfactual: null``."""
-
-
-def _ratings(export: Any, train: np.ndarray, n_items: int) -> dict[tuple[int, int], float]:
-    """``(user, item) -> rating`` of the training pairs whose interaction has a ``rating``
-    (``RATED``, or a spec's weighted kind); the highest of a pair's ratings."""
-    out: dict[tuple[int, int], float] = {}
-    tkey = train[:, 0] * max(n_items, 1) + train[:, 1]
-    for (src_label, _, dst_label), frame in export.edges.items():
-        if (src_label, dst_label) != (USER, VIDEO) or "rating" not in frame.columns:
-            continue
-        src, dst = frame["src"].to_numpy(np.int64), frame["dst"].to_numpy(np.int64)
-        keep = np.isin(src * max(n_items, 1) + dst, tkey)
-        r = pd.to_numeric(frame["rating"], errors="coerce").to_numpy(np.float64)
-        for u, i, v in zip(src[keep], dst[keep], r[keep], strict=True):
-            if np.isfinite(v) and v > out.get((int(u), int(i)), -np.inf):
-                out[(int(u), int(i))] = float(v)
-    return out
 
 
 class RecommenderService:
@@ -146,7 +132,7 @@ class RecommenderService:
         self._seen = tr[order, 1]
         self.names: Names = names if names is not None else (load_names(run.path) or {})
         self.graph: PathGraph = build_path_graph(
-            data, export.ids, _ratings(export, tr, data.n_items), sim_k=sim_k
+            data, export.ids, training_ratings(export, tr, data.n_items), sim_k=sim_k
         )
         weights, self.path_scoring = model_weights(
             self.graph, model, data, (self.user_vecs, self.item_vecs)
@@ -154,9 +140,13 @@ class RecommenderService:
         self.graph.set_weights(weights)
         if evidence is None:  # what the run's dataset spec marks as positive evidence
             evidence = evidence_rule(run_spec(run.path), export)
+        try:
+            masking: LocalMasking | None = LocalMasking(model, data, self.graph)
+        except NotLocal:
+            masking = None
         self.explainer = Explainer(
             self.graph, self.names, max_len=max_len, evidence=evidence, ranking=path_ranking,
-            source_labels=export.source_labels,
+            source_labels=export.source_labels, masking=masking,
         )  # fmt: skip
         self._entity_vecs = self._normalised(
             node_vectors(self.graph, self.user_vecs, self.item_vecs)
@@ -283,7 +273,7 @@ class RecommenderService:
             reasons: list[dict[str, Any]] = []
             if search is not None:
                 node = self.graph.offsets[VIDEO] + i
-                reasons = self.explainer.explain(search.user, node, paths, search)
+                reasons = self.explainer.explain(search.user, node, paths, search, ranking)
                 shown += [(i, r) for r in reasons]
             out.append({"item": str(self.item_ids[i]), "name": self.item_name(i),
                         "score": float(s), "rank": rank, "reasons": reasons})  # fmt: skip
@@ -310,7 +300,9 @@ class RecommenderService:
         u, i = self.user_index(user_id), self.item_index(item_id)
         g = self.graph
         search = self.explainer.search(g.offsets[USER] + u, max_len, path_ranking)
-        reasons = self.explainer.explain(search.user, g.offsets[VIDEO] + i, paths, search)
+        reasons = self.explainer.explain(
+            search.user, g.offsets[VIDEO] + i, paths, search, path_ranking
+        )
         if counterfactual:
             self._counterfactuals(u, [(i, r) for r in reasons])
         return reasons

@@ -66,8 +66,8 @@ def test_recommendations_with_reasons(client: TestClient, served: ServedRun) -> 
         assert it["name"] == titles[it["item"]]
         assert len(it["reasons"]) <= 2
         for reason in it["reasons"]:
-            assert set(reason) == {"path", "relations", "forward", "score", "rank_score", "text",
-                                   "cypher", "counterfactual"}  # fmt: skip
+            assert set(reason) == {"path", "relations", "forward", "score", "rank_score",
+                                   "masking_drop", "text", "cypher", "counterfactual"}  # fmt: skip
             assert reason["counterfactual"] is None  # only with explain=counterfactual
             assert reason["path"][0] == {"id": user, "label": "User", "name": f"user {user}"}
             assert reason["path"][-1]["id"] == it["item"]

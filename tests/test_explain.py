@@ -191,8 +191,12 @@ def test_recommend_explains_with_training_paths_only(svc: RecommenderService) ->
     for it in answer["items"]:
         assert it["name"] == svc.item_name(svc.item_index(it["item"])) != it["item"]  # a title
         assert len(it["reasons"]) <= 3
-        ranked = [r["rank_score"] for r in it["reasons"]]
-        assert ranked == sorted(ranked, reverse=True)
+        # the default ranking shows the paths whose masking would cost the score most first
+        drops = [r["masking_drop"] for r in it["reasons"]]
+        assert None not in drops and drops == sorted(drops, reverse=True)
+        ranked = svc.recommend(user, k=4, paths=3, path_ranking="model")["items"]
+        scores = [r["rank_score"] for r in ranked[0]["reasons"]]
+        assert scores == sorted(scores, reverse=True)  # no re-ranking: the search's order
         for r in it["reasons"]:
             n_reasons += 1
             path = r["path"]

@@ -24,9 +24,12 @@ from validation or test pairs. One concept per module:
   path in the graph;
 * :mod:`~recommend.explain.counterfactual`: :class:`Masker`, the item's score and rank with a
   path's edges masked;
+* :mod:`~recommend.explain.attribution`: :class:`LocalMasking`, what masking a path would cost
+  the score, estimated from the two ends' own layer states (the default ranking's order);
 * :mod:`~recommend.explain.explainer`: :class:`Explainer`, top-N reasons for (user, item).
 """
 
+from recommend.explain.attribution import LocalMasking, NotLocal
 from recommend.explain.build import build_path_graph
 from recommend.explain.counterfactual import Masker, NotMaskable, add_counterfactuals, hops_of
 from recommend.explain.cypher import KEY_PROPERTY, path_cypher
@@ -55,6 +58,8 @@ from recommend.explain.weights import (
 )
 
 __all__ = [
+    "LocalMasking",
+    "NotLocal",
     "DEFAULT_RANKING",
     "EMBED_TAU",
     "KEY_PROPERTY",

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from kg_store.export import GraphExport
 from kgrec.schema import MODALITIES, USER, VIDEO
 from recommend.data import RecData
 from recommend.explain.graph import PathGraph, entity_map
@@ -170,3 +171,22 @@ def build_path_graph(
     g.nbr, g.half = dst[order], half[order]
     g.set_weights(g.uniform_weights())
     return g
+
+
+def training_ratings(
+    export: GraphExport, train: np.ndarray, n_items: int
+) -> dict[tuple[int, int], float]:
+    """``(user, item) -> rating`` of the training pairs whose interaction has a ``rating``
+    (``RATED``, or a spec's weighted kind); the highest of a pair's ratings."""
+    out: dict[tuple[int, int], float] = {}
+    tkey = train[:, 0] * max(n_items, 1) + train[:, 1]
+    for (src_label, _, dst_label), frame in export.edges.items():
+        if (src_label, dst_label) != (USER, VIDEO) or "rating" not in frame.columns:
+            continue
+        src, dst = frame["src"].to_numpy(np.int64), frame["dst"].to_numpy(np.int64)
+        keep = np.isin(src * max(n_items, 1) + dst, tkey)
+        r = pd.to_numeric(frame["rating"], errors="coerce").to_numpy(np.float64)
+        for u, i, v in zip(src[keep], dst[keep], r[keep], strict=True):
+            if np.isfinite(v) and v > out.get((int(u), int(i)), -np.inf):
+                out[(int(u), int(i))] = float(v)
+    return out

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from recommend.explain.attribution import LocalMasking
 from recommend.explain.cypher import path_cypher
 from recommend.explain.evidence import EvidenceRule
 from recommend.explain.graph import PathGraph
@@ -21,6 +22,16 @@ from recommend.explain.names import display_name
 from recommend.explain.ranking import DEFAULT_RANKING, PathRanking
 from recommend.explain.search import PathSearch
 from recommend.explain.sentences import Hop, describe
+
+
+def user_side_entities(g: PathGraph) -> np.ndarray:
+    """Attribute nodes whose every edge goes to a user (Gender, Occupation, ...), ``[N]``."""
+    frm, to = g.half_ends(np.arange(2 * g.n_edges))
+    anchors = g.n_users + g.n_items
+    side = np.zeros(g.n_nodes, dtype=bool)
+    side[anchors:] = g.degree()[anchors:] > 0
+    side[frm[(frm >= anchors) & (to >= g.n_users)]] = False
+    return side
 
 
 class Explainer:
@@ -40,6 +51,9 @@ class Explainer:
             (default: ``"balanced"``).
         source_labels: role label -> the graph's own label (``GraphExport.source_labels``),
             for names, displayed labels and Cypher.
+        masking: the model's local view of masking
+            (:class:`~recommend.explain.attribution.LocalMasking`), which gives each reason its
+            ``masking_drop`` and lets a ranking's ``rerank`` order paths by it (default: none).
     """
 
     def __init__(
@@ -52,8 +66,10 @@ class Explainer:
         evidence: EvidenceRule | None = None,
         ranking: str | PathRanking = DEFAULT_RANKING,
         source_labels: Mapping[str, str] | None = None,
+        masking: LocalMasking | None = None,
     ) -> None:
         self.g = g
+        self.masking = masking
         self.names = names or {}
         self.max_len = max_len
         self.beam = beam
@@ -62,8 +78,16 @@ class Explainer:
         self.ranking = PathRanking.named(ranking)
         self.source_labels = dict(source_labels or {})
         self.positive = self.evidence.positive(g)
+        self.user_side = user_side_entities(g)
         self._graphs: dict[PathRanking, PathGraph] = {}
         self._lock = threading.Lock()
+
+    def demographic_only(self, nodes: np.ndarray) -> bool:
+        """Whether a path's inner nodes are user-side attributes and other users only (at
+        least one attribute)."""
+        inner = nodes[1:-1]
+        side = self.user_side[inner]
+        return bool(side.any() and np.all(side | (inner < self.g.n_users)))
 
     def source_label(self, label: str) -> str:
         """The graph's own name of a role label (``Customer`` for ``User``)."""
@@ -110,9 +134,11 @@ class Explainer:
         """The model's path weight: the product of the model's weights along the path."""
         return float(np.prod(self.g.weight[np.asarray(half, dtype=np.int64)]))
 
-    def reason(self, nodes: np.ndarray, half: np.ndarray, rank_score: float) -> dict[str, Any]:
-        """One path as the API's reason: ``{path, relations, forward, score, rank_score, text,
-        cypher}``."""
+    def reason(
+        self, nodes: np.ndarray, half: np.ndarray, rank_score: float, drop: float | None = None
+    ) -> dict[str, Any]:
+        """One path as the API's reason: ``{path, relations, forward, score, rank_score,
+        masking_drop, text, cypher}``."""
         hops = self.hops(nodes, half)
         labels = [self.g.label_of(int(n)) for n in nodes]
         relations = [h.relation for h in hops]
@@ -123,6 +149,7 @@ class Explainer:
             "forward": forward,
             "score": self.model_score(half),
             "rank_score": rank_score,
+            "masking_drop": drop,
             "text": describe(self.g, hops, self.names, self.source_label),
             "cypher": path_cypher(
                 labels,
@@ -134,8 +161,30 @@ class Explainer:
         }
 
     def explain(
-        self, user: int, item: int, n: int = 3, search: PathSearch | None = None
+        self,
+        user: int,
+        item: int,
+        n: int = 3,
+        search: PathSearch | None = None,
+        ranking: str | PathRanking | None = None,
     ) -> list[dict[str, Any]]:
-        """The ``n`` best reasons for recommending ``item`` (node id) to ``user`` (node id)."""
-        s = search or self.search(user)
-        return [self.reason(nodes, half, score) for nodes, half, score in s.top(item, n)]
+        """The ``n`` best reasons for recommending ``item`` (node id) to ``user`` (node id).
+
+        Args:
+            search: walks from ``user`` made with ``ranking`` (:meth:`search`), reused across
+                a request's items (default: made here).
+            ranking: the ranking (default: the explainer's); with ``rerank``, its best
+                ``rerank`` paths are re-ordered by their estimated masking drop.
+        """
+        r = self.ranking if ranking is None else PathRanking.named(ranking)
+        s = search or self.search(user, ranking=r)
+        found = s.top(item, max(n, r.rerank) if self.masking is not None else n)
+        if self.masking is None or not found:
+            return [self.reason(nodes, half, score) for nodes, half, score in found[:n]]
+        drops = self.masking.drops(user, item, [nodes.tolist() for nodes, _, _ in found])
+        key = drops * np.array([r.demographic if self.demographic_only(p) else 1.0
+                                for p, _, _ in found])  # fmt: skip
+        order = np.argsort(-key, kind="stable") if r.rerank else np.arange(len(found))
+        return [
+            self.reason(found[j][0], found[j][1], found[j][2], float(drops[j])) for j in order[:n]
+        ]

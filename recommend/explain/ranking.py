@@ -42,12 +42,22 @@ class PathRanking:
         item_popularity: exponent of a popularity term ``deg ** item_popularity`` of the videos
             a path goes through (0: none): a well-known film the user rated is a reason people
             recognise.
+        rerank: how many of the search's best paths are re-ordered by what masking each would
+            cost the item's score (:mod:`~recommend.explain.attribution`), the costliest shown
+            first; 0: the search's order. Models without a local view of masking keep the
+            search's order.
+        demographic: factor on the re-ranking key (the estimated drop) of a path that goes
+            only through user-side attributes and other users ("you and user 153 share the
+            gender M; ..."), in (0, 1]: a model may lean on demographics, and a person still
+            takes a reason from their own history first.
     """
 
     name: str = "balanced"
     specificity: float = 1.0
     other_users: float = 0.01
     item_popularity: float = 0.0
+    rerank: int = 0
+    demographic: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.specificity >= 0:
@@ -56,6 +66,10 @@ class PathRanking:
             raise ValueError(f"item_popularity must be >= 0, got {self.item_popularity}")
         if not 0 < self.other_users <= 1:
             raise ValueError(f"other_users must be in (0, 1], got {self.other_users}")
+        if self.rerank < 0:
+            raise ValueError(f"rerank must be >= 0, got {self.rerank}")
+        if not 0 < self.demographic <= 1:
+            raise ValueError(f"demographic must be in (0, 1], got {self.demographic}")
 
     @classmethod
     def named(cls, name: str | PathRanking) -> PathRanking:
@@ -88,12 +102,18 @@ class PathRanking:
 
 PRESETS: dict[str, PathRanking] = {
     "model": PathRanking("model", specificity=0.0, other_users=1.0, item_popularity=0.0),
-    "balanced": PathRanking("balanced", specificity=1.0, other_users=0.01),
+    "balanced": PathRanking(
+        "balanced", specificity=1.0, other_users=0.01, rerank=32, demographic=0.001
+    ),
     "specific": PathRanking("specific", specificity=2.0, other_users=0.001),
 }
 """The rankings ``--path-ranking`` names; ``balanced`` is the default. Its values were chosen on
 MovieLens-100K with benchmarks/explain.py (mmkgat, 40 users): against ``model`` they cut the
 top reasons that go only through demographic entities from 94% to 9% and raise SEP (0.07 to
 0.14) and ETD (0.31 to 0.39); ``item_popularity`` 0.5 cut them to 0% but lowered the deletion
-faithfulness of the top path in a small sample, so it is off by default."""
+faithfulness of the top path in a small sample, so it is off by default. Re-ranking (2026-12-02,
+an mmkgat run with its defaults, 60 pairs with exact masking of every candidate): ordering
+the 16 best paths by estimated masking drop made the shown path's drop beat a random path's
+in 93% of comparisons (63% in the search's order) but through demographics alone in 50% of
+pairs; with ``demographic`` 0.001 over the 32 best, 90% and 8%."""
 DEFAULT_RANKING = "balanced"

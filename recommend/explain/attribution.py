@@ -1,0 +1,119 @@
+"""What masking a path would cost the score, estimated in microseconds: a local view of the
+deletion test of :mod:`~recommend.explain.counterfactual`.
+
+Masking the edges of a path ``u = x0, x1, ..., xL = i`` moves the score ``<U_u, V_i>`` mostly
+through the two edges at its ends: ``u`` no longer aggregates ``x1`` and ``i`` no longer
+aggregates ``x_{L-1}``. :class:`LocalMasking` recomputes the user's and the item's own layer
+states with that one neighbour left out (every other entity's states held as they are, the
+model's own aggregators, layer fusion and normalisation applied:
+:meth:`~recommend.models.encoder.CKGEncoder.cut`), in every encoder that holds the edge, and
+estimates the path's drop as
+
+    drop(p) = <U_u - U_u\\x1, V_i> + <U_u, V_i - V_i\\x_{L-1}>
+
+The middle edges of a path of three or more hops, and what the masked edges change in other
+entities' states, are left out (second order). The benchmark measures how well the estimate
+picks the path whose exact masking costs most (benchmarks/explain.py, ``faithful``).
+
+Models describe themselves through :meth:`~recommend.models.base.Recommender.encoder_traces`
+and :meth:`~recommend.models.base.Recommender.vectors_from_states` (``kgat``, ``mmkgat``);
+others have no local view (:class:`NotLocal`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from kgrec.schema import USER, VIDEO
+from recommend.data import RecData
+from recommend.explain.graph import PathGraph
+from recommend.explain.introspect import model_encoders, model_vectors
+
+if TYPE_CHECKING:
+    from recommend.models.base import Recommender
+
+
+class NotLocal(ValueError):
+    """The model gives no encoder traces to recompute a node's states from."""
+
+
+class LocalMasking:
+    """Estimated score drops of paths under masking (module docstring).
+
+    Args:
+        model: a trained model with attention encoders and the two hooks.
+        data: its training data.
+        g: the explanation graph whose node ids paths use.
+
+    Raises:
+        NotLocal: the model has no encoder traces.
+    """
+
+    def __init__(self, model: Recommender, data: RecData, g: PathGraph) -> None:
+        model.eval()
+        traces = model.encoder_traces()
+        encoders = model_encoders(model, data, g)
+        if not traces or len(traces) != len(encoders):
+            name = getattr(model, "name", type(model).__name__)
+            raise NotLocal(f"{name} gives no encoder traces: no local view of masking")
+        self.model, self.g, self.traces = model, g, traces
+        self.encoders = [enc for enc, _ in encoders]
+        self.entity: list[np.ndarray] = []  # g node -> the encoder's entity id (-1: none)
+        for _, emap in encoders:
+            inv = np.full(g.n_nodes, -1, dtype=np.int64)
+            ok = emap >= 0
+            inv[emap[ok]] = np.flatnonzero(ok)
+            self.entity.append(inv)
+        self.users, self.items = model_vectors(model)
+        self._lock = threading.Lock()
+        self._user_cache: dict[int, dict[int, np.ndarray]] = {}
+
+    def without(self, node: int, neighbours: Sequence[int]) -> np.ndarray:
+        """The scoring vector of ``node`` (a user or a video of ``g``) once per neighbour, with
+        the edges to that neighbour left out of its aggregation. Shapes: ``[K, D]``."""
+        g = self.g
+        side = "user" if node < g.n_users else "item"
+        nbr = np.asarray(neighbours, dtype=np.int64)
+        states = []
+        with self._lock, torch.no_grad():
+            for enc, trace, inv in zip(self.encoders, self.traces, self.entity, strict=True):
+                a = int(inv[node])
+                cols = torch.as_tensor(inv[nbr])
+                if a < 0:  # the node is not in this encoder: nothing of it to recompute
+                    raise NotLocal(f"node {node} is not in every encoder")
+                states.append(enc.cut(trace, a, cols))
+            out = self.model.vectors_from_states(side, states)  # type: ignore[arg-type]
+        return np.asarray(out.detach().cpu().float().numpy())
+
+    def _user_rows(self, user: int, firsts: set[int]) -> dict[int, np.ndarray]:
+        cache = self._user_cache.setdefault(user, {})
+        missing = sorted(firsts - cache.keys())
+        if missing:
+            for x, row in zip(missing, self.without(user, missing), strict=True):
+                cache[x] = row
+        if len(self._user_cache) > 64:  # a request reuses its user's rows, not more
+            self._user_cache.pop(next(iter(self._user_cache)))
+        return cache
+
+    def drops(self, user: int, item: int, paths: Sequence[Sequence[int]]) -> np.ndarray:
+        """Estimated score drop of ``(user, item)`` (node ids) when each path's edges are
+        masked. Shapes: ``[P]``."""
+        if not paths:
+            return np.zeros(0)
+        g = self.g
+        u, i = user - g.offsets[USER], item - g.offsets[VIDEO]
+        uvec, ivec = self.users[u], self.items[i]
+        firsts = {int(p[1]) for p in paths}
+        lasts = sorted({int(p[-2]) for p in paths})
+        rows_u = self._user_rows(user, firsts)
+        rows_i = dict(zip(lasts, self.without(item, lasts), strict=True))
+        base = float(uvec @ ivec)
+        return np.array([
+            (base - float(rows_u[int(p[1])] @ ivec)) + (base - float(uvec @ rows_i[int(p[-2])]))
+            for p in paths
+        ])  # fmt: skip
