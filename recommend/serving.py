@@ -77,7 +77,7 @@ class RecommenderService:
         threads: torch CPU threads while loading (default: 1: the model's many small kernels
             ran 4-6x slower with 2 threads on a busy 2-core machine; None keeps torch's).
         evidence: which interactions reasons may cite (default: :class:`EvidenceRule`'s).
-        path_ranking: default ranking of paths, ``model``, ``balanced`` or ``specific``
+        path_ranking: default ranking of paths, a name of :data:`~recommend.explain.PRESETS`
             (default: ``balanced``; see :mod:`recommend.explain.ranking`).
     """
 
@@ -241,7 +241,7 @@ class RecommenderService:
             explain: add reasons (default: True).
             paths: reasons per item, 0 to :data:`MAX_PATHS` (default: 3).
             max_len: longest path, 1 to 4 (default: the service's, 3).
-            path_ranking: ``model``, ``balanced`` or ``specific`` (default: the service's).
+            path_ranking: a name of :data:`~recommend.explain.PRESETS` (default: the service's).
             counterfactual: give each reason the item's score and rank with the path's edges
                 masked (at most :data:`MAX_MASKED` paths per request; attention models only).
 
@@ -269,12 +269,13 @@ class RecommenderService:
             search = self.explainer.search(self.graph.offsets[USER] + u, max_len, ranking)
         out = []
         shown: list[tuple[int, dict[str, Any]]] = []
+        per_item: list[list[dict[str, Any]]] = [[] for _ in items]
+        if search is not None:
+            nodes = [self.graph.offsets[VIDEO] + i for i in items.tolist()]
+            per_item = self.explainer.explain_many(search.user, nodes, paths, search, ranking)
         for rank, (i, s) in enumerate(zip(items.tolist(), scores.tolist(), strict=True), 1):
-            reasons: list[dict[str, Any]] = []
-            if search is not None:
-                node = self.graph.offsets[VIDEO] + i
-                reasons = self.explainer.explain(search.user, node, paths, search, ranking)
-                shown += [(i, r) for r in reasons]
+            reasons = per_item[rank - 1]
+            shown += [(i, r) for r in reasons]
             out.append({"item": str(self.item_ids[i]), "name": self.item_name(i),
                         "score": float(s), "rank": rank, "reasons": reasons})  # fmt: skip
         t1 = time.perf_counter()

@@ -119,7 +119,7 @@ def test_attention_models_give_a_local_view_of_masking(data: RecData, name: str)
                 own = enc_side == side
                 kg = data.user_kg if enc_side == "user" else data.item_kg
                 entity = a if own else kg.n_entities + a
-                states.append(enc.cut(trace, entity, torch.tensor([-1])))
+                states.append(enc.cut(trace, torch.tensor([entity]), torch.tensor([-1])))
             with torch.no_grad():
                 row = model.vectors_from_states(side, states).numpy()[0]  # type: ignore[arg-type]
             np.testing.assert_allclose(row, vecs[a], rtol=1e-4, atol=1e-5)

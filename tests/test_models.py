@@ -347,7 +347,9 @@ class TestMMKGAT(ModelCase):
     def test_degree_norm_turns_uniform_attention_into_symmetric_weights(
         self, data: RecData
     ) -> None:
-        model = build(self.name, data, ModelConfig(dim=8, layers=1, extra={"degree_norm": True}))
+        # "scaled": every edge, the feature entities' too (by default those keep plain π)
+        extra = {"degree_norm": True, "modal_degree": "scaled"}
+        model = build(self.name, data, ModelConfig(dim=8, layers=1, extra=extra))
         enc = model.enc_i  # type: ignore[attr-defined]
         with torch.no_grad():  # zero relation space: every logit 0, π = 1 / deg(head)
             enc.transr.W.zero_()

@@ -63,9 +63,9 @@ ExplainMode = Annotated[
     ),
 ]
 Ranking = Annotated[  # the names of recommend.explain.PRESETS (a test checks they agree)
-    Literal["model", "balanced", "specific"] | None,
-    Query(description="How paths are ranked: model, balanced or specific (default: the "
-          "service's, balanced)."),
+    Literal["model", "balanced", "specific", "faithful"] | None,
+    Query(description="How paths are ranked: model, balanced, specific or faithful (default: "
+          "the service's, balanced)."),
 ]  # fmt: skip
 
 

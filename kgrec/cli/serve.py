@@ -30,7 +30,9 @@ def recommend(
         str,
         typer.Option(
             help="Rank paths by the model's weight alone (model), with the linking "
-            "entities' specificity (balanced) or mostly by it (specific)."
+            "entities' specificity, the costliest to mask first and the user's own history "
+            "before demographics (balanced), mostly by specificity (specific), or the "
+            "costliest to mask first, demographics included (faithful)."
         ),
     ] = "balanced",
     counterfactual: Annotated[

@@ -17,7 +17,7 @@ from validation or test pairs. One concept per module:
 * :mod:`~recommend.explain.evidence`: :class:`EvidenceRule`, which interactions a reason may
   cite (positive evidence only);
 * :mod:`~recommend.explain.ranking`: :class:`PathRanking`, the model's path weight combined with
-  the specificity of the linking entities (``model``, ``balanced``, ``specific``);
+  the specificity of the linking entities (``model``, ``balanced``, ``specific``, ``faithful``);
 * :mod:`~recommend.explain.search`: :class:`PathSearch`, the bidirectional beam search;
 * :mod:`~recommend.explain.sentences`: :func:`describe`, a plain sentence per path;
 * :mod:`~recommend.explain.cypher`: :func:`path_cypher`, the read-only statement that shows a

@@ -71,49 +71,52 @@ class LocalMasking:
             self.entity.append(inv)
         self.users, self.items = model_vectors(model)
         self._lock = threading.Lock()
-        self._user_cache: dict[int, dict[int, np.ndarray]] = {}
 
-    def without(self, node: int, neighbours: Sequence[int]) -> np.ndarray:
-        """The scoring vector of ``node`` (a user or a video of ``g``) once per neighbour, with
-        the edges to that neighbour left out of its aggregation. Shapes: ``[K, D]``."""
+    def without(self, nodes: Sequence[int], neighbours: Sequence[int]) -> np.ndarray:
+        """The scoring vector of ``nodes[k]`` (users, or videos, of ``g``: one side per call)
+        with its edges to ``neighbours[k]`` left out of its aggregation. Shapes: ``[K, D]``."""
         g = self.g
-        side = "user" if node < g.n_users else "item"
+        node = np.asarray(nodes, dtype=np.int64)
+        if not len(node):
+            return np.zeros((0, self.users.shape[1]), np.float32)
+        side = "user" if node[0] < g.n_users else "item"
         nbr = np.asarray(neighbours, dtype=np.int64)
         states = []
         with self._lock, torch.no_grad():
             for enc, trace, inv in zip(self.encoders, self.traces, self.entity, strict=True):
-                a = int(inv[node])
-                cols = torch.as_tensor(inv[nbr])
-                if a < 0:  # the node is not in this encoder: nothing of it to recompute
-                    raise NotLocal(f"node {node} is not in every encoder")
-                states.append(enc.cut(trace, a, cols))
+                a = inv[node]
+                if (a < 0).any():  # the node is not in this encoder: nothing of it to recompute
+                    raise NotLocal(f"node {int(node[a < 0][0])} is not in every encoder")
+                states.append(enc.cut(trace, torch.as_tensor(a), torch.as_tensor(inv[nbr])))
             out = self.model.vectors_from_states(side, states)  # type: ignore[arg-type]
         return np.asarray(out.detach().cpu().float().numpy())
-
-    def _user_rows(self, user: int, firsts: set[int]) -> dict[int, np.ndarray]:
-        cache = self._user_cache.setdefault(user, {})
-        missing = sorted(firsts - cache.keys())
-        if missing:
-            for x, row in zip(missing, self.without(user, missing), strict=True):
-                cache[x] = row
-        if len(self._user_cache) > 64:  # a request reuses its user's rows, not more
-            self._user_cache.pop(next(iter(self._user_cache)))
-        return cache
 
     def drops(self, user: int, item: int, paths: Sequence[Sequence[int]]) -> np.ndarray:
         """Estimated score drop of ``(user, item)`` (node ids) when each path's edges are
         masked. Shapes: ``[P]``."""
-        if not paths:
-            return np.zeros(0)
+        return self.drops_many(user, [(item, paths)])[0]
+
+    def drops_many(
+        self, user: int, requests: Sequence[tuple[int, Sequence[Sequence[int]]]]
+    ) -> list[np.ndarray]:
+        """:meth:`drops` for several items of one user (``(item node, paths)`` each), the
+        local states of every item computed in one batch."""
         g = self.g
-        u, i = user - g.offsets[USER], item - g.offsets[VIDEO]
-        uvec, ivec = self.users[u], self.items[i]
-        firsts = {int(p[1]) for p in paths}
-        lasts = sorted({int(p[-2]) for p in paths})
-        rows_u = self._user_rows(user, firsts)
-        rows_i = dict(zip(lasts, self.without(item, lasts), strict=True))
-        base = float(uvec @ ivec)
-        return np.array([
-            (base - float(rows_u[int(p[1])] @ ivec)) + (base - float(uvec @ rows_i[int(p[-2])]))
-            for p in paths
-        ])  # fmt: skip
+        u = user - g.offsets[USER]
+        uvec = self.users[u]
+        firsts = sorted({int(p[1]) for _, paths in requests for p in paths})
+        rows_u = dict(zip(firsts, self.without([user] * len(firsts), firsts), strict=True))
+        pairs = sorted({(item, int(p[-2])) for item, paths in requests for p in paths})
+        cut_i = self.without([a for a, _ in pairs], [b for _, b in pairs])
+        rows_i = {pair: cut_i[k] for k, pair in enumerate(pairs)}
+        out = []
+        for item, paths in requests:
+            if not paths:
+                out.append(np.zeros(0))
+                continue
+            ivec = self.items[item - g.offsets[VIDEO]]
+            base = float(uvec @ ivec)
+            without_u = np.stack([rows_u[int(p[1])] for p in paths]) @ ivec
+            without_i = np.stack([rows_i[(item, int(p[-2]))] for p in paths]) @ uvec
+            out.append(np.asarray(2 * base - without_u - without_i, dtype=np.float64))
+        return out

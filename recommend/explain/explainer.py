@@ -9,7 +9,7 @@ model's own path weight, ``rank_score`` the ranking's.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -176,15 +176,32 @@ class Explainer:
             ranking: the ranking (default: the explainer's); with ``rerank``, its best
                 ``rerank`` paths are re-ordered by their estimated masking drop.
         """
+        return self.explain_many(user, [item], n, search, ranking)[0]
+
+    def explain_many(
+        self,
+        user: int,
+        items: Sequence[int],
+        n: int = 3,
+        search: PathSearch | None = None,
+        ranking: str | PathRanking | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """:meth:`explain` for several items of one user, their masking drops estimated in
+        one batch."""
         r = self.ranking if ranking is None else PathRanking.named(ranking)
         s = search or self.search(user, ranking=r)
-        found = s.top(item, max(n, r.rerank) if self.masking is not None else n)
-        if self.masking is None or not found:
-            return [self.reason(nodes, half, score) for nodes, half, score in found[:n]]
-        drops = self.masking.drops(user, item, [nodes.tolist() for nodes, _, _ in found])
-        key = drops * np.array([r.demographic if self.demographic_only(p) else 1.0
-                                for p, _, _ in found])  # fmt: skip
-        order = np.argsort(-key, kind="stable") if r.rerank else np.arange(len(found))
-        return [
-            self.reason(found[j][0], found[j][1], found[j][2], float(drops[j])) for j in order[:n]
-        ]
+        m = max(n, r.rerank) if self.masking is not None else n
+        found = [s.top(item, m) for item in items]
+        if self.masking is None:
+            return [[self.reason(nodes, half, score) for nodes, half, score in f[:n]]
+                    for f in found]  # fmt: skip
+        requests = [(item, [nodes.tolist() for nodes, _, _ in f])
+                    for item, f in zip(items, found, strict=True)]  # fmt: skip
+        out = []
+        for f, drops in zip(found, self.masking.drops_many(user, requests), strict=True):
+            key = drops * np.array([r.demographic if self.demographic_only(p) else 1.0
+                                    for p, _, _ in f])  # fmt: skip
+            order = np.argsort(-key, kind="stable") if r.rerank else np.arange(len(f))
+            out.append([self.reason(f[j][0], f[j][1], f[j][2], float(drops[j]))
+                        for j in order[:n]])  # fmt: skip
+        return out

@@ -94,11 +94,16 @@ class LayerAttention(nn.Module):
 @dataclass(frozen=True)
 class Trace:
     """What :meth:`CKGEncoder.trace` keeps of one propagation: each layer's input
-    (``inputs[0]`` is layer 0, ``inputs[l]`` the unnormalised output of layer ``l``) and whether
-    the states are L2-normalised per layer."""
+    (``inputs[0]`` is layer 0, ``inputs[l]`` the unnormalised output of layer ``l``), whether
+    the states are L2-normalised per layer, each layer's aggregated neighbourhood
+    (``sides[l] = A inputs[l]``) and the entries of the propagation matrix ``A``: ``val`` at
+    ``keys = row * n + col``, sorted, one per entity pair."""
 
     inputs: list[Tensor]
     normalize: bool
+    sides: list[Tensor]
+    keys: Tensor
+    val: Tensor
 
 
 class CKGEncoder(nn.Module):
@@ -250,29 +255,36 @@ class CKGEncoder(nn.Module):
     def trace(self, ego: Tensor, normalize: bool = True) -> Trace:
         """:meth:`forward`'s layer inputs (``[ego, x_1, ..., x_L]``, unnormalised), kept for
         :meth:`cut`."""
-        inputs = [ego]
+        if self.adj.device != ego.device or self.adj.numel() == 0:
+            self.refresh(ego)
+        inputs, sides = [ego], []
         for agg in self.aggs:
-            inputs.append(agg(inputs[-1], spmm(self.adj, self.adj_t, inputs[-1])))
-        return Trace(inputs, normalize)
+            sides.append(spmm(self.adj, self.adj_t, inputs[-1]))
+            inputs.append(agg(inputs[-1], sides[-1]))
+        adj = self.adj
+        rows = torch.repeat_interleave(
+            torch.arange(self.n_entities, device=ego.device), adj.crow_indices().diff()
+        )
+        keys = rows * self.n_entities + adj.col_indices()  # row-major, columns sorted: sorted
+        return Trace(inputs, normalize, sides, keys, adj.values())
 
     @torch.no_grad()
-    def cut(self, trace: Trace, node: int, cols: Tensor) -> Tensor:
-        """The layer states of ``node`` with its edges to ``cols[k]`` (one entity per row,
-        -1 for none) left out of its own aggregation at every layer, every other entity's
-        states as in ``trace``: masking an edge, seen from one end, to first order.
+    def cut(self, trace: Trace, nodes: Tensor, cols: Tensor) -> Tensor:
+        """The layer states of ``nodes[k]`` with its edges to ``cols[k]`` (-1 for none) left
+        out of its own aggregation at every layer, every other entity's states as in
+        ``trace``: masking an edge, seen from one end, to first order.
 
-        Shapes: cols ``[K]`` -> ``[L+1, K, dim]`` (a row with -1 is :meth:`forward`'s).
+        Shapes: nodes, cols ``[K]`` -> ``[L+1, K, dim]`` (a row with -1 is :meth:`forward`'s).
         """
-        lo, hi = int(self.adj.crow_indices()[node]), int(self.adj.crow_indices()[node + 1])
-        nbr, val = self.adj.col_indices()[lo:hi], self.adj.values()[lo:hi]
-        # the weight of each cut edge, relations between the same two entities summed
-        w = ((nbr.unsqueeze(0) == cols.unsqueeze(1)) * val.unsqueeze(0)).sum(1, keepdim=True)
         safe = cols.clamp(min=0)
-        x = trace.inputs[0][node].expand(cols.numel(), -1)
+        want = nodes * self.n_entities + safe
+        pos = torch.searchsorted(trace.keys, want).clamp(max=max(len(trace.keys) - 1, 0))
+        hit = (cols >= 0) & (trace.keys[pos] == want)
+        w = torch.where(hit, trace.val[pos], torch.zeros_like(trace.val[pos])).unsqueeze(1)
+        x = trace.inputs[0][nodes]
         states = [x]
         for layer, agg in enumerate(self.aggs):
-            full = val @ trace.inputs[layer][nbr]
-            x = agg(x, full - w * trace.inputs[layer][safe])
+            x = agg(x, trace.sides[layer][nodes] - w * trace.inputs[layer][safe])
             states.append(F.normalize(x, dim=1) if trace.normalize else x)
         return torch.stack(states)
 

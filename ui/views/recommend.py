@@ -90,7 +90,9 @@ def render() -> None:
         index=list(PRESETS).index(svc.explainer.ranking.name),
         key="rec_ranking",
         help="model: the model's path weight alone; balanced: combined with how specific the "
-        "linking entities are; specific: mostly the latter.",
+        "linking entities are, the paths whose masking would cost the score most first, the "
+        "user's own history before demographics; specific: mostly specificity; faithful: the "
+        "costliest to mask first, demographics included.",
     )
     maskable = svc.path_scoring.startswith("attention")
     counterfactual = st.checkbox(
