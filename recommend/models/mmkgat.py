@@ -81,7 +81,11 @@ class MMKGAT(Recommender):
             :attr:`defaults`; ``"sampled_softmax"`` for large catalogues, and what
             ``"softmax"`` becomes above ``extra["full_softmax_items"]``, default 20,000
             items), ``extra["tau"]`` (default: 0.2), ``extra["sampler"]`` (default: ``"full"``;
-            ``"neighbour"`` trains on sampled neighbourhoods of ``extra["fanout"]``, default 10).
+            ``"neighbour"`` trains on sampled neighbourhoods of ``extra["fanout"]``, default 10),
+            ``extra["modalities"]`` (default: ``"nodes"``, the paper's feature entities;
+            ``"items"`` adds the projected features to the items' layer 0; ``"off"``),
+            ``extra["modal_degree"]`` (default: ``"plain"``: under ``degree_norm`` the feature
+            entities' edges keep their plain attention; ``"scaled"``).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
