@@ -141,7 +141,9 @@ class RecommenderService:
         if evidence is None:  # what the run's dataset spec marks as positive evidence
             evidence = evidence_rule(run_spec(run.path), export)
         try:
-            masking: LocalMasking | None = LocalMasking(model, data, self.graph)
+            masking: LocalMasking | None = LocalMasking(
+                model, data, self.graph, (self.user_vecs, self.item_vecs)
+            )
         except NotLocal:
             masking = None
         self.explainer = Explainer(

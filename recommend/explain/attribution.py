@@ -49,12 +49,19 @@ class LocalMasking:
         model: a trained model with attention encoders and the two hooks.
         data: its training data.
         g: the explanation graph whose node ids paths use.
+        vectors: the model's :func:`model_vectors`, when the caller has them already.
 
     Raises:
         NotLocal: the model has no encoder traces.
     """
 
-    def __init__(self, model: Recommender, data: RecData, g: PathGraph) -> None:
+    def __init__(
+        self,
+        model: Recommender,
+        data: RecData,
+        g: PathGraph,
+        vectors: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         model.eval()
         traces = model.encoder_traces()
         encoders = model_encoders(model, data, g)
@@ -69,7 +76,7 @@ class LocalMasking:
             ok = emap >= 0
             inv[emap[ok]] = np.flatnonzero(ok)
             self.entity.append(inv)
-        self.users, self.items = model_vectors(model)
+        self.users, self.items = vectors if vectors is not None else model_vectors(model)
         self._lock = threading.Lock()
 
     def without(self, nodes: Sequence[int], neighbours: Sequence[int]) -> np.ndarray:

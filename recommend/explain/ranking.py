@@ -114,9 +114,10 @@ PRESETS: dict[str, PathRanking] = {
 MovieLens-100K with benchmarks/explain.py (mmkgat, 40 users): against ``model`` they cut the
 top reasons that go only through demographic entities from 94% to 9% and raise SEP (0.07 to
 0.14) and ETD (0.31 to 0.39); ``item_popularity`` 0.5 cut them to 0% but lowered the deletion
-faithfulness of the top path in a small sample, so it is off by default. Re-ranking (2026-12-02,
-an mmkgat run with its defaults, 60 pairs with exact masking of every candidate): ordering
-the 16 best paths by estimated masking drop made the shown path's drop beat a random path's
-in 93% of comparisons (63% in the search's order) but through demographics alone in 50% of
-pairs; with ``demographic`` 0.001 over the 32 best, 90% and 8%."""
+faithfulness of the top path in a small sample, so it is off by default. Re-ranking
+(2026-12-02, an mmkgat run with its defaults, benchmarks/explain_estimate.py: 60 pairs, every
+candidate masked exactly): ordering the 16 best paths by estimated masking drop made the shown
+path's drop beat a random path's in 93% of comparisons, but through demographics alone in 50%
+of pairs; with ``demographic`` 0.001, 89% and 8% (90% and 8% over the 32 candidates of both
+searches, which the 32 best of this one approximate)."""
 DEFAULT_RANKING = "balanced"

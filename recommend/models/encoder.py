@@ -202,6 +202,11 @@ class CKGEncoder(nn.Module):
             start = stop
         return att
 
+    def stale(self, ego: Tensor) -> bool:
+        """Whether the propagation matrices must be (re)built before use with ``ego``: on
+        first use, or after the module moved to another device."""
+        return self.adj.numel() == 0 or self.adj.device != ego.device
+
     @torch.no_grad()
     def set_weights(self, weights: Tensor) -> None:
         """Propagate with these edge weights (``[E]``, aligned with :attr:`edges`) from now on,
@@ -219,8 +224,8 @@ class CKGEncoder(nn.Module):
     def forward(self, ego: Tensor, normalize: bool = True) -> Tensor:
         """Layer states; with ``normalize`` each propagated layer is L2-normalised per row (as
         KGAT's reference code does before concatenation)."""
-        if self.adj.device != ego.device or self.adj.numel() == 0:
-            self.refresh(ego.detach())  # first use, or the module moved to another device
+        if self.stale(ego):
+            self.refresh(ego.detach())
         states = [ego]
         x = ego
         for agg in self.aggs:
@@ -255,7 +260,7 @@ class CKGEncoder(nn.Module):
     def trace(self, ego: Tensor, normalize: bool = True) -> Trace:
         """:meth:`forward`'s layer inputs (``[ego, x_1, ..., x_L]``, unnormalised), kept for
         :meth:`cut`."""
-        if self.adj.device != ego.device or self.adj.numel() == 0:
+        if self.stale(ego):
             self.refresh(ego)
         inputs, sides = [ego], []
         for agg in self.aggs:

@@ -255,8 +255,8 @@ class MMKGAT(Recommender):
         """:meth:`batch_vectors` propagated over neighbourhoods sampled around the batch's
         users and items in each graph (``extra["fanout"]`` per hop, draws from torch's global
         generator, which the trainer seeds and checkpoints)."""
-        if self.enc_u.adj.device != self.emb_u.weight.device or self.enc_u.adj.numel() == 0:
-            self.refresh()  # first use, or the module moved to another device
+        if self.enc_u.stale(self.emb_u.weight):
+            self.refresh()
         b, fused = users.numel(), []
         for enc, seeds, ego_rows, att in (
             (self.enc_u, torch.cat([users, items + self.item_offset_u]),
