@@ -18,12 +18,14 @@ from recommend.models.graph import Triples, collab_graph
 from recommend.models.losses import (
     bpr_loss,
     cf_objective,
+    first_rows,
     sampled_softmax_cf_loss,
     scored_vectors,
     softmax_objective,
 )
-from recommend.models.mmkgat_options import MMKGATOptions, without_modal
+from recommend.models.mmkgat_options import MMKGATOptions, without_modal, without_triples
 from recommend.models.search import shared
+from recommend.models.simgcl import info_nce
 
 
 def _side_graph(
@@ -118,6 +120,10 @@ class MMKGAT(Recommender):
         self.reg = opts.reg
         self.transr_on = opts.transr_on
         self.cf_objective, self.tau = cf_objective(self.name, opts)
+        if not opts.cl_weight >= 0:
+            raise ValueError(f"{self.name}: cl_weight must be >= 0, not {opts.cl_weight}")
+        if not opts.cl_tau > 0:
+            raise ValueError(f"{self.name}: cl_tau must be > 0, not {opts.cl_tau}")
         if self.cf_objective == "softmax" and self.n_items > opts.full_softmax_items:
             self.cf_objective = "sampled_softmax"  # the full one costs [B, n_items] a step
         self.fanouts = nb.layer_fanouts(opts.fanout, config.layers, self.name)
@@ -127,8 +133,9 @@ class MMKGAT(Recommender):
         enc_opts: dict[str, Any] = {"degree_norm": opts.degree_norm, "aggregator": opts.aggregator}
         inter = np.asarray(data.train_kinds_all, dtype=np.int64)
 
+        user_kg = data.user_kg if opts.user_attributes else without_triples(data.user_kg)
         parts, n_ent_u, n_rel_u = _side_graph(
-            data.user_kg, self.n_users, self.n_items, inter, 0, n_kinds
+            user_kg, self.n_users, self.n_items, inter, 0, n_kinds
         )
         self.item_offset_u = data.user_kg.n_entities  # items in G_u
         self.n_kg_rel_u, self.n_kg_rel_i = data.user_kg.n_relations, data.item_kg.n_relations
@@ -218,6 +225,19 @@ class MMKGAT(Recommender):
         items = torch.cat([su[self.item_offset_u :], si[: self.n_items]], dim=1)
         return users, items
 
+    def graph_contrast(self, users: Tensor, items: Tensor) -> Tensor:
+        """``extra["cl_weight"]`` times the InfoNCE between each node's two views, its fused
+        state in ``G_u`` and in ``G_i`` (the two halves of its vector): the two collaborative
+        KGs as contrastive views, as KGCL contrasts KG-augmented graphs; over distinct users
+        and distinct items, at ``extra["cl_tau"]``; 0 when ``cl_weight`` is 0.
+        Shapes: users ``[U, D]``, items ``[I, D]`` (one row per distinct node) -> scalar."""
+        w, tau = self.options.cl_weight, self.options.cl_tau
+        if w == 0:
+            return users.new_zeros(())
+        h = users.shape[1] // 2
+        return w * (info_nce(users[:, :h], users[:, h:], tau)
+                    + info_nce(items[:, :h], items[:, h:], tau))  # fmt: skip
+
     def _ego_reg(self, users: Tensor, *items: Tensor) -> Tensor:
         """Squared norms of the layer-0 rows of these users and items, in both graphs."""
         eu, ei = self.emb_u.weight, self.emb_i.weight
@@ -276,15 +296,16 @@ class MMKGAT(Recommender):
             uv, iv = self.propagate()
             loss = softmax_objective(
                 self.cf_objective, uv[users], iv, pos, neg, self.tau, user_ids=users
-            )
+            ) + self.graph_contrast(uv[torch.unique(users)], iv[torch.unique(pos)])
             return loss + self.config.l2 * self._ego_reg(users, pos) / (2 * users.numel())
         # only the batch's items: each distinct one fused once
         ids, inv = torch.unique(torch.cat([pos, neg.reshape(-1)]), return_inverse=True)
         u, it = self.batch_vectors(users, ids)
         b = users.numel()
+        cl = self.graph_contrast(u[first_rows(users)], it)
         if self.cf_objective == "sampled_softmax":
             loss = sampled_softmax_cf_loss(u, it, inv[:b], inv[b:], self.tau, n_items=self.n_items)
-            return loss + self.config.l2 * self._ego_reg(users, pos) / (2 * b)
+            return loss + cl + self.config.l2 * self._ego_reg(users, pos) / (2 * b)
         p, n = it[inv[:b]], it[inv[b:]].view(*neg.shape, -1)
         s_pos = (u * p).sum(-1)
         s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
@@ -292,7 +313,7 @@ class MMKGAT(Recommender):
             reg = u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()
         else:  # λ‖Θ‖² on the layer-0 rows this batch touches, both graphs
             reg = self._ego_reg(users, pos, neg)
-        return bpr_loss(s_pos, s_neg) + self.config.l2 * reg / (2 * b)
+        return bpr_loss(s_pos, s_neg) + cl + self.config.l2 * reg / (2 * b)
 
     # --- KG ----------------------------------------------------------------------------------
     def kg_graphs(self) -> dict[str, Tensor]:

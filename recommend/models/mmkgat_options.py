@@ -63,6 +63,18 @@ class MMKGATOptions(CFObjectiveOptions, nb.SamplerOptions):
         "under degree_norm, edges of multimodal entities keep their plain attention, or are "
         "scaled like any other edge (by sqrt(deg item / 1): louder than the item's users)",
     )
+    user_attributes: bool = option(
+        True,
+        "the user-side graph holds the users' attribute triples (gender, age, occupation...); "
+        "False leaves it users and their items only",
+    )
+    cl_weight: float = option(
+        0.0,
+        "weight of the InfoNCE between each batch node's two views (its state in the user-side "
+        "and in the item-side graph) beside the full-softmax CF loss (0: off)",
+        search=LogUniform(1e-3, 1.0),
+    )
+    cl_tau: float = option(0.2, "temperature of that InfoNCE (> 0)")
     full_softmax_items: int = option(
         20_000,
         "the most items the softmax objective ranks whole: above, cf_loss 'softmax' is "
@@ -81,3 +93,9 @@ def without_modal(kg: KGTriples) -> KGTriples:
         kg, heads=kg.heads[keep], relations=kg.relations[keep], tails=kg.tails[keep],
         entity_features={},
     )  # fmt: skip
+
+
+def without_triples(kg: KGTriples) -> KGTriples:
+    """``kg``'s entities and relations without any triple (the anchors left unlinked)."""
+    keep = np.zeros(len(kg.heads), dtype=bool)
+    return replace(kg, heads=kg.heads[keep], relations=kg.relations[keep], tails=kg.tails[keep])

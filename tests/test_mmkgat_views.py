@@ -1,0 +1,97 @@
+"""MMKGAT's two collaborative KGs as contrastive views (``cl_weight``) and its user-side graph
+without the users' attributes (``user_attributes``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from recommend.models import ModelConfig, build
+from recommend.models.simgcl import info_nce
+from tests.test_models import N_USERS, planted_data
+
+
+def _mmkgat(**extra: object) -> Any:
+    torch.manual_seed(0)
+    return build("mmkgat", planted_data(), ModelConfig(dim=8, layers=2, dropout=0.0, extra=extra))
+
+
+def _batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    tr = torch.as_tensor(planted_data().train)
+    rows = torch.arange(0, len(tr), 3)  # users repeat within the batch
+    neg = torch.randint(0, 30, (len(rows),), generator=torch.Generator().manual_seed(1))
+    return tr[rows, 0], tr[rows, 1], neg
+
+
+def test_user_attributes_off_leaves_users_and_their_items() -> None:
+    data = planted_data()
+    full, bare = _mmkgat(transr_on="kg"), _mmkgat(transr_on="kg", user_attributes=False)
+    n_inter = len(data.train_kinds_all)
+    # edges with their inverses: the interactions, plus the occupation triples by default
+    assert bare.enc_u.edges.shape[1] == 2 * n_inter
+    assert full.enc_u.edges.shape[1] == 2 * (n_inter + len(data.user_kg.heads))
+    occupations = torch.arange(N_USERS, data.user_kg.n_entities)
+    assert not torch.isin(bare.enc_u.edges[0], occupations).any()
+    assert not len(bare.kg_graphs()["user"][0])  # nothing left for TransR on that side
+    assert len(full.kg_graphs()["user"][0]) == 2 * len(data.user_kg.heads)
+    assert torch.equal(bare.enc_i.edges, full.enc_i.edges)  # the item side is untouched
+    assert bare.score_all(torch.arange(4)).shape == full.score_all(torch.arange(4)).shape
+
+
+@pytest.mark.parametrize("cf_loss", ["softmax", "sampled_softmax", "bpr"])
+def test_graph_contrast_adds_the_infonce_of_each_nodes_two_graph_states(cf_loss: str) -> None:
+    users, pos, neg = _batch()
+    plain = _mmkgat(cf_loss=cf_loss)
+    cl = _mmkgat(cf_loss=cf_loss, cl_weight=0.5, cl_tau=0.3)
+    cl.load_state_dict(plain.state_dict())
+    torch.manual_seed(2)
+    base = plain.cf_loss(users, pos, neg)
+    torch.manual_seed(2)
+    with_cl = cl.cf_loss(users, pos, neg)
+    uv, iv = plain.propagate()
+    h = uv.shape[1] // 2  # each vector is [its G_u state, its G_i state]
+    items = torch.unique(pos) if cf_loss == "softmax" else torch.unique(torch.cat([pos, neg]))
+    u = uv[torch.unique(users)]
+    expected = 0.5 * (
+        info_nce(u[:, :h], u[:, h:], 0.3) + info_nce(iv[items, :h], iv[items, h:], 0.3)
+    )
+    assert float(expected) > 0.1
+    torch.testing.assert_close(with_cl - base, expected, rtol=1e-4, atol=1e-5)
+    with_cl.backward()
+    assert cl.emb_u.weight.grad is not None and cl.emb_u.weight.grad.abs().sum() > 0
+
+
+def test_graph_contrast_pulls_a_nodes_two_views_together() -> None:
+    users, pos, neg = _batch()
+    model = _mmkgat(cl_weight=1.0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+
+    def agreement() -> float:  # mean cosine of each user's two graph states
+        with torch.no_grad():
+            uv, _ = model.propagate()
+        h = uv.shape[1] // 2
+        return float(torch.nn.functional.cosine_similarity(uv[:, :h], uv[:, h:]).mean())
+
+    before = agreement()
+    for _ in range(30):
+        opt.zero_grad()
+        model.cf_loss(users, pos, neg).backward()
+        opt.step()
+    assert agreement() > before + 0.2
+
+
+@pytest.mark.parametrize(("key", "value"), [("cl_weight", -0.1), ("cl_tau", 0.0)])
+def test_contrast_settings_out_of_range_are_refused(key: str, value: float) -> None:
+    with pytest.raises(ValueError, match=f"mmkgat: {key} must be"):
+        _mmkgat(**{key: value})
+
+
+def test_default_has_no_contrast() -> None:
+    users, pos, _ = _batch()
+    model = _mmkgat()
+    uv, iv = model.propagate()
+    assert float(model.graph_contrast(uv[users], iv[pos])) == 0.0
+    assert np.isclose(model.options.cl_tau, 0.2)
