@@ -204,8 +204,10 @@ def faithfulness(ctx: Context, users: np.ndarray, k: int, ranking: str, seed: in
             continue
         i = int(rng.choice(items))
         un, inode = g.offsets[USER] + u, g.offsets[VIDEO] + i
-        # the path the service shows first (the ranking's order, re-ranked where it says so)
-        top = svc.explainer.explain(un, inode, 1, ranking=ranking)
+        # the path the service shows first in the user's list (the ranking's order, re-ranked
+        # and diversified across the list where it says so)
+        answer = svc.recommend(str(svc.user_ids[u]), k=k, paths=1, path_ranking=ranking)
+        top = next(it["reasons"] for it in answer["items"] if it["item"] == str(svc.item_ids[i]))
         if not top:
             skipped += 1
             continue
@@ -286,6 +288,21 @@ def print_table(results: dict[str, Any]) -> None:
             print(f"| {model} | {name} | " + " | ".join(cells) + " |")
 
 
+def set_preset(change: str) -> None:
+    """Apply ``PRESET.FIELD=VALUE`` to :data:`recommend.explain.PRESETS` in this process."""
+    from dataclasses import fields, replace
+
+    from recommend.explain import PRESETS
+
+    target, _, value = change.partition("=")
+    preset, _, field = target.partition(".")
+    kinds = {f.name: f.type for f in fields(PRESETS[preset])}
+    if field not in kinds or field == "name":
+        raise SystemExit(f"--set {change}: no field {field!r}; one of {sorted(kinds)}")
+    cast = int if kinds[field] in (int, "int") else float
+    PRESETS[preset] = replace(PRESETS[preset], **{field: cast(value)})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", type=Path, action="append", default=[], help="a run to measure")
@@ -305,9 +322,14 @@ def main() -> None:
                     help="measure faithfulness with the --compare rankings too")  # fmt: skip
     ap.add_argument("--raw-attention", action="store_true",
                     help="score paths by the raw attention, untrained ones included")  # fmt: skip
+    ap.add_argument("--set", action="append", default=[], metavar="PRESET.FIELD=VALUE",
+                    help="change a preset's PathRanking field for this measurement, e.g. "
+                         "balanced.diversity=0.3")  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = ap.parse_args()
+    for change in args.set:
+        set_preset(change)
     runs = list(args.run)
     if args.train:
         runs_dir = args.runs_dir or Path(tempfile.mkdtemp(prefix="kgrec-explain-"))

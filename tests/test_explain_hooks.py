@@ -17,6 +17,7 @@ from kgrec.schema import USER, VIDEO
 from recommend.data import RecData
 from recommend.explain import (
     PathGraph,
+    PathRanking,
     build_path_graph,
     model_encoders,
     model_vectors,
@@ -174,3 +175,42 @@ def test_user_side_entities_and_demographic_only_paths(data: RecData, graph: Pat
     assert ex.demographic_only(np.array([u, occ, u2, v]))
     assert not ex.demographic_only(np.array([u, v2, genre, v]))
     assert not ex.demographic_only(np.array([u, v2, u2, v]))  # another user's history
+
+
+def test_list_diversity_shows_first_a_new_type_within_the_band(graph: PathGraph) -> None:
+    from recommend.explain import Explainer
+
+    ex = Explainer(graph)
+    user, video, genre = 0, graph.n_users, graph.n_users + graph.n_items
+    found = [  # three paths of three types: User-Video, User-Genre-Video, User-Video-Video
+        (np.array([user, video]), np.array([0]), 1.0),
+        (np.array([user, genre, video]), np.array([0, 0]), 1.0),
+        (np.array([user, video, video]), np.array([0, 0]), 1.0),
+    ]
+    types = [ex.path_type(n, h) for n, h, _ in found]
+    assert len(set(types)) == 3
+    key, order = np.array([1.0, 0.8, 0.3]), np.arange(3)
+    # the best path's type was shown first for an earlier item: the next best of a new type
+    assert ex._diversified(found, key, order, {types[0]}, 0.5).tolist() == [1, 0, 2]
+    assert ex._diversified(found, key, order, {types[0]}, 0.9).tolist() == [0, 1, 2]
+    assert ex._diversified(found, key, order, set(types[:2]), 0.2).tolist() == [2, 0, 1]
+    assert ex._diversified(found, key, order, set(), 0.5).tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="diversity"):
+        PathRanking("custom", diversity=1.5)
+
+
+def test_recognisable_shared_entities_win_within_the_band(graph: PathGraph) -> None:
+    from recommend.explain import Explainer
+
+    ex = Explainer(graph)
+    user, video, genre = 0, graph.n_users, graph.n_users + graph.n_items
+    found = [
+        (np.array([user, video, video]), np.array([0, 0]), 1.0),
+        (np.array([user, video, genre, video]), np.array([0, 0, 0]), 1.0),
+    ]
+    ex._sep = np.zeros(graph.n_nodes)
+    ex._sep[genre] = 1.0  # the second path's shared entity is popular, the first's is not
+    key, order = np.array([1.0, 0.8]), np.arange(2)
+    assert ex._diversified(found, key, order, set(), 0.5, recognisable=1.0).tolist() == [1, 0]
+    assert ex._diversified(found, key, order, set(), 0.5, recognisable=0.1).tolist() == [0, 1]
+    assert ex._diversified(found, key, order, set(), 0.9, recognisable=1.0).tolist() == [0, 1]

@@ -19,6 +19,7 @@ from recommend.explain.cypher import path_cypher
 from recommend.explain.evidence import EvidenceRule
 from recommend.explain.graph import PathGraph
 from recommend.explain.names import display_name
+from recommend.explain.quality import sep_table
 from recommend.explain.ranking import DEFAULT_RANKING, PathRanking
 from recommend.explain.search import PathSearch
 from recommend.explain.sentences import Hop, describe
@@ -80,6 +81,8 @@ class Explainer:
         self.positive = self.evidence.positive(g)
         self.user_side = user_side_entities(g)
         self._graphs: dict[PathRanking, PathGraph] = {}
+        self._sep: np.ndarray | None = None
+        self._types: tuple[list[int], list[int]] | None = None
         self._lock = threading.Lock()
 
     def demographic_only(self, nodes: np.ndarray) -> bool:
@@ -186,22 +189,77 @@ class Explainer:
         search: PathSearch | None = None,
         ranking: str | PathRanking | None = None,
     ) -> list[list[dict[str, Any]]]:
-        """:meth:`explain` for several items of one user, their masking drops estimated in
-        one batch."""
+        """:meth:`explain` for several items of one user (a list, in its order), their
+        masking drops estimated in one batch; with the ranking's ``diversity`` an item's first
+        reason prefers a type not shown first for an earlier item of ``items``."""
         r = self.ranking if ranking is None else PathRanking.named(ranking)
         s = search or self.search(user, ranking=r)
-        m = max(n, r.rerank) if self.masking is not None else n
+        rerank = r.rerank if self.masking is not None else 0
+        m = max(n, r.rerank) if rerank or r.diversity else n
         found = [s.top(item, m) for item in items]
-        if self.masking is None:
-            return [[self.reason(nodes, half, score) for nodes, half, score in f[:n]]
-                    for f in found]  # fmt: skip
-        requests = [(item, [nodes.tolist() for nodes, _, _ in f])
-                    for item, f in zip(items, found, strict=True)]  # fmt: skip
+        drops: list[np.ndarray | None] = [None] * len(found)
+        if self.masking is not None:
+            requests = [(item, [nodes.tolist() for nodes, _, _ in f])
+                        for item, f in zip(items, found, strict=True)]  # fmt: skip
+            drops = list(self.masking.drops_many(user, requests))
         out = []
-        for f, drops in zip(found, self.masking.drops_many(user, requests), strict=True):
-            key = drops * np.array([r.demographic if self.demographic_only(p) else 1.0
-                                    for p, _, _ in f])  # fmt: skip
-            order = np.argsort(-key, kind="stable") if r.rerank else np.arange(len(f))
-            out.append([self.reason(f[j][0], f[j][1], f[j][2], float(drops[j]))
+        used: set[tuple[int, ...]] = set()  # the types of the reasons shown first so far
+        for f, drop in zip(found, drops, strict=True):
+            if rerank and drop is not None:  # the costliest to mask first
+                key = drop * np.array([r.demographic if self.demographic_only(p) else 1.0
+                                       for p, _, _ in f])  # fmt: skip
+                order = np.argsort(-key, kind="stable")
+            else:  # the search's order
+                key, order = np.array([sc for _, _, sc in f]), np.arange(len(f))
+            if (r.diversity or r.recognisable) and len(order):
+                order = self._diversified(f, key, order, used, r.diversity, r.recognisable)
+                used.add(self.path_type(f[order[0]][0], f[order[0]][1]))
+            out.append([self.reason(f[j][0], f[j][1], f[j][2],
+                                    None if drop is None else float(drop[j]))
                         for j in order[:n]])  # fmt: skip
         return out
+
+    def path_type(self, nodes: np.ndarray, half: np.ndarray) -> tuple[int, ...]:
+        """A path's explanation type as ids: its node labels, then its relation types."""
+        labels, rels = self._type_tables
+        return (*(labels[n] for n in nodes.tolist()),
+                *(rels[h >> 1] for h in np.asarray(half).tolist()))  # fmt: skip
+
+    @property
+    def _type_tables(self) -> tuple[list[int], list[int]]:
+        """Each node's label id and each edge's relation id as lists (fast to index)."""
+        if self._types is None:
+            self._types = (self.g.label_idx.tolist(), self.g.rel.tolist())
+        return self._types
+
+    def _diversified(
+        self, found: list[Any], key: np.ndarray, order: np.ndarray, used: set[tuple[int, ...]],
+        band: float, recognisable: float = 0.0,
+    ) -> np.ndarray:  # fmt: skip
+        """``order`` with its first entry replaced by the best path within ``band``: those
+        whose key is at least ``band`` times the best's; of a type not yet shown first in this
+        list if any and ``band`` > 0 (Balloccu et al.'s explanation-type diversity), then by
+        ``key / best + recognisable * SEP`` of the shared entity (the node before the item:
+        shared-entity popularity)."""
+        best = float(key[order[0]])
+        if best <= 0:
+            return order
+        inside = [(pos, j) for pos, j in enumerate(order.tolist()) if key[j] >= band * best]
+        sep = self.sep if recognisable else None
+
+        def merit(pos_j: tuple[int, int]) -> tuple[bool, float]:
+            j = pos_j[1]
+            nodes, half = found[j][0], found[j][1]
+            bonus = recognisable * float(sep[nodes[-2]]) if sep is not None else 0.0
+            new = band > 0 and self.path_type(nodes, half) not in used
+            return new, float(key[j]) / best + bonus
+
+        pos, j = max(inside, key=merit)
+        return np.r_[j, np.delete(order, pos)]
+
+    @property
+    def sep(self) -> np.ndarray:
+        """Every node's shared-entity popularity (:func:`~recommend.explain.quality.sep_table`)."""
+        if self._sep is None:
+            self._sep = sep_table(self.g)
+        return self._sep
