@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from recommend.data import KGTriples, RecData
+from recommend.data import RecData
 from recommend.models import neighbours as nb
 from recommend.models.base import ModelConfig, Recommender, register
 from recommend.models.encoder import CKGEncoder, LayerAttention, Trace
-from recommend.models.graph import Triples, collab_graph
+from recommend.models.graph import collab_graph
 from recommend.models.losses import (
     bpr_loss,
     cf_objective,
@@ -23,29 +23,14 @@ from recommend.models.losses import (
     scored_vectors,
     softmax_objective,
 )
-from recommend.models.mmkgat_options import MMKGATOptions, without_modal, without_triples
+from recommend.models.mmkgat_options import (
+    MMKGATOptions,
+    side_graph,
+    without_modal,
+    without_triples,
+)
 from recommend.models.search import shared
 from recommend.models.simgcl import info_nce
-
-
-def _side_graph(
-    kg: KGTriples, n_anchor: int, n_other: int, inter: np.ndarray, anchor_col: int, n_kinds: int
-) -> tuple[list[Triples], int, int]:
-    """Triples of one collaborative KG (eqs 3–9): the side's KG plus the interactions.
-
-    Entity space: the KG's entities (anchors first), then the other side's anchors (items for the
-    user-side graph, users for the item-side graph). Relations: the KG's relations, then one per
-    interaction kind, anchor -> other side (eq 8: "takes the user node as the starting point").
-
-    Returns:
-        (parts, n_entities, n_relations) for :func:`collab_graph`.
-    """
-    other = inter[:, 1 - anchor_col] + kg.n_entities
-    parts: list[Triples] = [
-        (kg.heads, kg.relations, kg.tails),
-        (inter[:, anchor_col], inter[:, 2] + kg.n_relations, other),
-    ]
-    return parts, kg.n_entities + n_other, kg.n_relations + n_kinds
 
 
 @register
@@ -146,9 +131,7 @@ class MMKGAT(Recommender):
         inter = np.asarray(data.train_kinds_all, dtype=np.int64)
 
         user_kg = data.user_kg if opts.user_attributes else without_triples(data.user_kg)
-        parts, n_ent_u, n_rel_u = _side_graph(
-            user_kg, self.n_users, self.n_items, inter, 0, n_kinds
-        )
+        parts, n_ent_u, n_rel_u = side_graph(user_kg, self.n_users, self.n_items, inter, 0, n_kinds)
         self.item_offset_u = data.user_kg.n_entities  # items in G_u
         self.n_kg_rel_u, self.n_kg_rel_i = data.user_kg.n_relations, data.item_kg.n_relations
         self.n_rel_fwd = {"user": n_rel_u}
@@ -157,9 +140,7 @@ class MMKGAT(Recommender):
         )
         self.modalities = opts.modalities
         item_kg = data.item_kg if self.modalities == "nodes" else without_modal(data.item_kg)
-        parts, n_ent_i, n_rel_i = _side_graph(
-            item_kg, self.n_items, self.n_users, inter, 1, n_kinds
-        )
+        parts, n_ent_i, n_rel_i = side_graph(item_kg, self.n_items, self.n_users, inter, 1, n_kinds)
         self.user_offset_i = data.item_kg.n_entities  # users in G_i
         self.n_rel_fwd["item"] = n_rel_i
         plain = torch.zeros(n_ent_i, dtype=torch.bool)

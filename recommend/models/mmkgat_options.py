@@ -1,5 +1,6 @@
-"""MMKGAT's typed options (``ModelConfig.extra``) and how its multimodal features leave the
-graph when they do not enter as entities (:mod:`recommend.models.mmkgat`)."""
+"""MMKGAT's typed options (``ModelConfig.extra``) and how its two collaborative KGs are made:
+the triples of each side, and what leaves them (multimodal entities that do not enter as
+entities, the users' attributes) (:mod:`recommend.models.mmkgat`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from recommend.data import KGTriples
 from recommend.models import neighbours as nb
 from recommend.models.base import option
+from recommend.models.graph import Triples
 from recommend.models.losses import CFObjectiveOptions
 from recommend.models.search import Choice, LogUniform
 
@@ -99,3 +101,23 @@ def without_triples(kg: KGTriples) -> KGTriples:
     """``kg``'s entities and relations without any triple (the anchors left unlinked)."""
     keep = np.zeros(len(kg.heads), dtype=bool)
     return replace(kg, heads=kg.heads[keep], relations=kg.relations[keep], tails=kg.tails[keep])
+
+
+def side_graph(
+    kg: KGTriples, n_anchor: int, n_other: int, inter: np.ndarray, anchor_col: int, n_kinds: int
+) -> tuple[list[Triples], int, int]:
+    """Triples of one collaborative KG (eqs 3–9): the side's KG plus the interactions.
+
+    Entity space: the KG's entities (anchors first), then the other side's anchors (items for the
+    user-side graph, users for the item-side graph). Relations: the KG's relations, then one per
+    interaction kind, anchor -> other side (eq 8: "takes the user node as the starting point").
+
+    Returns:
+        (parts, n_entities, n_relations) for :func:`collab_graph`.
+    """
+    other = inter[:, 1 - anchor_col] + kg.n_entities
+    parts: list[Triples] = [
+        (kg.heads, kg.relations, kg.tails),
+        (inter[:, anchor_col], inter[:, 2] + kg.n_relations, other),
+    ]
+    return parts, kg.n_entities + n_other, kg.n_relations + n_kinds
