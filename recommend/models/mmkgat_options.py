@@ -73,8 +73,7 @@ class MMKGATOptions(CFObjectiveOptions, nb.SamplerOptions):
     cl_weight: float = option(
         0.0,
         "weight of the InfoNCE between each batch node's two views (its state in the user-side "
-        "and in the item-side graph) beside the full-softmax CF loss (0: off)",
-        search=LogUniform(1e-3, 1.0),
+        "and in the item-side graph) beside the CF loss (0: off)",
     )
     cl_tau: float = option(0.2, "temperature of that InfoNCE (> 0)")
     full_softmax_items: int = option(
