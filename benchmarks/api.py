@@ -138,6 +138,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="server processes")
     ap.add_argument("--cf-clients", type=int, default=1, help="clients asking counterfactuals")
     ap.add_argument("--cf-seconds", type=float, default=10.0, help="0: no counterfactuals")
+    ap.add_argument("--path-ranking", help="the explained scenario's path_ranking (default: "
+                    "the service's)")  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = ap.parse_args()
@@ -180,7 +182,8 @@ def main() -> None:
         rng = random.Random(args.seed)
         sample = [users[rng.randrange(len(users))] for _ in range(2000)]
         res: dict[str, Any] = {}
-        for name, explain in (("explain", "true&paths=3"), ("plain", "false")):
+        ranking = f"&path_ranking={args.path_ranking}" if args.path_ranking else ""
+        for name, explain in (("explain", f"true&paths=3{ranking}"), ("plain", "false")):
             paths = [f"/users/{u}/recommendations?k=10&explain={explain}" for u in sample]
             res[name] = scenario(port, paths, args.clients, args.seconds, args.warmup, args.seed)
         if args.cf_seconds > 0:

@@ -82,12 +82,22 @@ class LocalMasking:
     def without(self, nodes: Sequence[int], neighbours: Sequence[int]) -> np.ndarray:
         """The scoring vector of ``nodes[k]`` (users, or videos, of ``g``: one side per call)
         with its edges to ``neighbours[k]`` left out of its aggregation. Shapes: ``[K, D]``."""
-        g = self.g
-        node = np.asarray(nodes, dtype=np.int64)
-        if not len(node):
+        if not len(nodes):
             return np.zeros((0, self.users.shape[1]), np.float32)
-        side = "user" if node[0] < g.n_users else "item"
-        nbr = np.asarray(neighbours, dtype=np.int64)
+        return self.without_both(nodes, neighbours, [], [])[0 if nodes[0] < self.g.n_users else 1]
+
+    def without_both(
+        self, users: Sequence[int], user_nbrs: Sequence[int],
+        items: Sequence[int], item_nbrs: Sequence[int],
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """:meth:`without` for some users and some videos at once: one pass through each
+        encoder's layers for both. Shapes: ``([K_u, D], [K_i, D])``."""
+        node = np.asarray([*users, *items], dtype=np.int64)
+        nbr = np.asarray([*user_nbrs, *item_nbrs], dtype=np.int64)
+        k = len(users)
+        if not len(node):
+            empty = np.zeros((0, self.users.shape[1]), np.float32)
+            return empty, empty
         states = []
         with self._lock, torch.no_grad():
             for enc, trace, inv in zip(self.encoders, self.traces, self.entity, strict=True):
@@ -95,8 +105,12 @@ class LocalMasking:
                 if (a < 0).any():  # the node is not in this encoder: nothing of it to recompute
                     raise NotLocal(f"node {int(node[a < 0][0])} is not in every encoder")
                 states.append(enc.cut(trace, torch.as_tensor(a), torch.as_tensor(inv[nbr])))
-            out = self.model.vectors_from_states(side, states)  # type: ignore[arg-type]
-        return np.asarray(out.detach().cpu().float().numpy())
+            out = []
+            for side, rows in (("user", slice(0, k)), ("item", slice(k, len(node)))):
+                part = [st[:, rows] for st in states]
+                vec = self.model.vectors_from_states(side, part)  # type: ignore[arg-type]
+                out.append(np.asarray(vec.detach().cpu().float().numpy()))
+        return out[0], out[1]
 
     def drops(self, user: int, item: int, paths: Sequence[Sequence[int]]) -> np.ndarray:
         """Estimated score drop of ``(user, item)`` (node ids) when each path's edges are
@@ -112,9 +126,10 @@ class LocalMasking:
         u = user - g.offsets[USER]
         uvec = self.users[u]
         firsts = sorted({int(p[1]) for _, paths in requests for p in paths})
-        rows_u = dict(zip(firsts, self.without([user] * len(firsts), firsts), strict=True))
         pairs = sorted({(item, int(p[-2])) for item, paths in requests for p in paths})
-        cut_i = self.without([a for a, _ in pairs], [b for _, b in pairs])
+        cut_u, cut_i = self.without_both([user] * len(firsts), firsts,
+                                         [a for a, _ in pairs], [b for _, b in pairs])  # fmt: skip
+        rows_u = dict(zip(firsts, cut_u, strict=True))
         rows_i = {pair: cut_i[k] for k, pair in enumerate(pairs)}
         out = []
         for item, paths in requests:
