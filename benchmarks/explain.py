@@ -18,7 +18,8 @@ default path ranking unless ``--path-ranking``) and ``--users`` users (seeded) g
 * ``lir``, ``sep``, ``etd``: Balloccu et al. (SIGIR 2022), on the top reasons
   (:mod:`recommend.explain.quality`);
 * ``faithful``: for ``--pairs`` (user, item) pairs (one random item of a user's top-k), the
-  item's score drop when the top path's edges are masked in propagation is larger than when a
+  item's score drop when the edges of its first reason in the user's list (as the API shows it,
+  list-level choices included) are masked in propagation is larger than when a
   random path of the same length is (drawn uniformly from the other paths between them over
   positive evidence, the search without pruning); ``rank_drop_faithful``: the item falls
   further in the user's ranking without the top path than without the random one. Only models
