@@ -79,19 +79,14 @@ class LocalMasking:
         self.users, self.items = vectors if vectors is not None else model_vectors(model)
         self._lock = threading.Lock()
 
-    def without(self, nodes: Sequence[int], neighbours: Sequence[int]) -> np.ndarray:
-        """The scoring vector of ``nodes[k]`` (users, or videos, of ``g``: one side per call)
-        with its edges to ``neighbours[k]`` left out of its aggregation. Shapes: ``[K, D]``."""
-        if not len(nodes):
-            return np.zeros((0, self.users.shape[1]), np.float32)
-        return self.without_both(nodes, neighbours, [], [])[0 if nodes[0] < self.g.n_users else 1]
-
     def without_both(
         self, users: Sequence[int], user_nbrs: Sequence[int],
         items: Sequence[int], item_nbrs: Sequence[int],
     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """:meth:`without` for some users and some videos at once: one pass through each
-        encoder's layers for both. Shapes: ``([K_u, D], [K_i, D])``."""
+        """The scoring vectors of ``users[k]`` with their edges to ``user_nbrs[k]`` left out of
+        their aggregation, and of the videos ``items[k]`` without their edges to
+        ``item_nbrs[k]`` (node ids of ``g``), in one pass through each encoder's layers.
+        Shapes: ``([K_u, D], [K_i, D])``."""
         node = np.asarray([*users, *items], dtype=np.int64)
         nbr = np.asarray([*user_nbrs, *item_nbrs], dtype=np.int64)
         k = len(users)

@@ -195,7 +195,8 @@ class Explainer:
         r = self.ranking if ranking is None else PathRanking.named(ranking)
         s = search or self.search(user, ranking=r)
         rerank = r.rerank if self.masking is not None else 0
-        m = max(n, r.rerank) if rerank or r.diversity else n
+        listwise = bool(r.diversity or r.recognisable)  # the first reason chosen over the list
+        m = max(n, r.rerank) if rerank or listwise else n
         found = [s.top(item, m) for item in items]
         drops: list[np.ndarray | None] = [None] * len(found)
         if self.masking is not None:
@@ -211,7 +212,7 @@ class Explainer:
                 order = np.argsort(-key, kind="stable")
             else:  # the search's order
                 key, order = np.array([sc for _, _, sc in f]), np.arange(len(f))
-            if (r.diversity or r.recognisable) and len(order):
+            if listwise and len(order):
                 order = self._diversified(f, key, order, used, r.diversity, r.recognisable)
                 used.add(self.path_type(f[order[0]][0], f[order[0]][1]))
             out.append([self.reason(f[j][0], f[j][1], f[j][2],

@@ -119,8 +119,13 @@ class PathRanking:
 PRESETS: dict[str, PathRanking] = {
     "model": PathRanking("model", specificity=0.0, other_users=1.0, item_popularity=0.0),
     "balanced": PathRanking(
-        "balanced", specificity=1.0, other_users=0.01, rerank=24, demographic=0.001,
-        diversity=0.5, recognisable=1.0,
+        "balanced",
+        specificity=1.0,
+        other_users=0.01,
+        rerank=24,
+        demographic=0.001,
+        diversity=0.5,
+        recognisable=1.0,
     ),
     "specific": PathRanking("specific", specificity=2.0, other_users=0.001),
     "faithful": PathRanking(

@@ -141,13 +141,13 @@ class _CatalogueLogSumExp(torch.autograd.Function):
         return g * gu, g * gi, None
 
 
-def first_rows(ids: Tensor, counts: bool = False) -> Any:
-    """One row index per distinct value of ``ids`` (in sorted order of the values), and with
-    ``counts`` how many rows hold it. Shapes: ids ``[B]`` -> ``[U]`` (, ``[U]``)."""
-    uniq, inv, n = torch.unique(ids, return_inverse=True, return_counts=True)
+def first_rows(ids: Tensor) -> tuple[Tensor, Tensor]:
+    """One row index per distinct value of ``ids`` (in sorted order of the values) and how
+    many rows hold that value. Shapes: ids ``[B]`` -> (``[U]``, ``[U]``)."""
+    uniq, inv, counts = torch.unique(ids, return_inverse=True, return_counts=True)
     first = torch.empty(len(uniq), dtype=torch.long, device=ids.device)
     first.scatter_(0, inv, torch.arange(len(ids), device=ids.device))
-    return (first, n) if counts else first
+    return first, counts
 
 
 def softmax_cf_loss(
@@ -175,7 +175,7 @@ def softmax_cf_loss(
     if user_ids is None:
         rows, w = u, u.new_full((b,), 1.0 / b)
     else:  # one row per distinct user, weighted by how many rows it stands for
-        first, counts = first_rows(user_ids, counts=True)
+        first, counts = first_rows(user_ids)
         rows, w = u[first], counts.to(u.dtype) / b
     lse: Tensor = _CatalogueLogSumExp.apply(rows, it, w)
     return lse - s_pos.mean()

@@ -289,13 +289,15 @@ class MMKGAT(Recommender):
             uv, iv = self.propagate()
             loss = softmax_objective(
                 self.cf_objective, uv[users], iv, pos, neg, self.tau, user_ids=users
-            ) + self.graph_contrast(uv[torch.unique(users)], iv[torch.unique(pos)])
+            )
+            if self.options.cl_weight:  # the unique rows are work only when it is on
+                loss = loss + self.graph_contrast(uv[torch.unique(users)], iv[torch.unique(pos)])
             return loss + self.config.l2 * self._ego_reg(users, pos) / (2 * users.numel())
         # only the batch's items: each distinct one fused once
         ids, inv = torch.unique(torch.cat([pos, neg.reshape(-1)]), return_inverse=True)
         u, it = self.batch_vectors(users, ids)
         b = users.numel()
-        cl = self.graph_contrast(u[first_rows(users)], it)
+        cl = self.graph_contrast(u[first_rows(users)[0]], it) if self.options.cl_weight else 0.0
         if self.cf_objective == "sampled_softmax":
             loss = sampled_softmax_cf_loss(u, it, inv[:b], inv[b:], self.tau, n_items=self.n_items)
             return loss + cl + self.config.l2 * self._ego_reg(users, pos) / (2 * b)
