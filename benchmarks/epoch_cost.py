@@ -4,6 +4,8 @@ epoch (median over ``--epochs`` repeats) and each model's ratio to the first mod
     python benchmarks/epoch_cost.py --data ../shared/data/ml-100k
     python benchmarks/epoch_cost.py --data ../shared/data/amazon-book --batches 6 --json cost.json
     python benchmarks/epoch_cost.py --data ../shared/data/ml-100k --models mmkgat --profile 15
+    python benchmarks/epoch_cost.py --data ../shared/data/ml-100k --models lightgcn mmkgat \
+        mmkgat+cf_loss=bpr            # MODEL+KEY=VALUE: a model option (ModelConfig.extra)
 
 Every model trains with its own defaults (``Recommender.defaults``) at the same batch size on
 one thread (``--threads``), on the same data and split (seed 0). The repeats are interleaved
@@ -57,6 +59,23 @@ def epoch_seconds(trainer: Any, full: dict[str, int]) -> float:
     return total
 
 
+def variant(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"mmkgat+sampler=neighbour+fanout=-1"`` -> ``("mmkgat", {"sampler": "neighbour",
+    "fanout": -1})``: a model and ``ModelConfig.extra`` entries (values read as JSON when they
+    parse, else as strings)."""
+    name, *pairs = spec.split("+")
+    extra: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--models {spec!r}: expected MODEL+KEY=VALUE[+KEY=VALUE...]")
+        try:
+            extra[key] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key] = value
+    return name, extra
+
+
 def build_trainers(args: argparse.Namespace, data: Any) -> dict[str, Any]:
     import torch
 
@@ -64,13 +83,14 @@ def build_trainers(args: argparse.Namespace, data: Any) -> dict[str, Any]:
     from recommend.train import Trainer, configs_for
 
     out = {}
-    for name in args.models:
+    for spec in args.models:
+        name, extra = variant(spec)
         rs = configs_for(name, seed=0, device="cpu", threads=args.threads,
-                         batch_size=args.batch_size)  # fmt: skip
+                         batch_size=args.batch_size, extra=extra)  # fmt: skip
         torch.manual_seed(0)
         trainer = Trainer(build(name, data, rs.model), data, rs.train)
         trainer.limit = args.batches
-        out[name] = trainer
+        out[spec] = trainer
     return out
 
 
@@ -155,7 +175,8 @@ def main() -> None:
     ap.add_argument("--data", required=True, help="MovieLens / KGAT folder, or 'synthetic'")
     ap.add_argument("--models", nargs="+", default=["lightgcn", "kgat", "mmkgat"],
                     help="the first is the reference of the ratio (default: lightgcn kgat "
-                         "mmkgat)")  # fmt: skip
+                         "mmkgat); MODEL+KEY=VALUE sets a model option, e.g. "
+                         "mmkgat+sampler=neighbour+fanout=-1")  # fmt: skip
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs per model (median)")
     ap.add_argument("--batches", type=int, default=None,
                     help="time this many batches per pass and extrapolate (default: whole "

@@ -10,9 +10,40 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recommend.models.graph import CollabGraph
-from recommend.models.neighbours import Blocks
+from recommend.models.neighbours import Blocks, row_block
 from recommend.models.sparse import CSRPattern, spmm
 from recommend.models.transr import TransR
+
+
+class MessageDropout(nn.Module):
+    """Inverted dropout (:class:`torch.nn.Dropout`'s), with its mask drawn as ``uniform >= p``.
+
+    On CPU ``nn.Dropout`` draws its mask with ``bernoulli_``, about twice the cost of
+    ``rand_like`` and a comparison; for the graph encoders, which drop every layer's whole
+    ``[N, dim]`` output each step, that was ~1.2 ms of a ~3.4 ms layer (ML-100K). The masks
+    have the same distribution and come from the same generator; CUDA keeps torch's fused
+    kernel.
+
+    Args:
+        p: probability of zeroing an element, in ``[0, 1)``.
+    """
+
+    def __init__(self, p: float = 0.1) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout must be in [0, 1), not {p}")
+        self.p = float(p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if x.device.type != "cpu":
+            return F.dropout(x, self.p, True)
+        keep = torch.rand_like(x) >= self.p
+        return x * (keep.to(x.dtype) / (1 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class BiInteraction(nn.Module):
@@ -30,7 +61,7 @@ class BiInteraction(nn.Module):
         super().__init__()
         self.w1 = nn.Linear(in_dim, out_dim)
         self.w2 = nn.Linear(in_dim, out_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = MessageDropout(dropout)
         nn.init.xavier_uniform_(self.w1.weight)
         nn.init.xavier_uniform_(self.w2.weight)
 
@@ -52,7 +83,7 @@ class LinearAggregator(nn.Module):
 
     def __init__(self, dropout: float = 0.1) -> None:
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = MessageDropout(dropout)
 
     def forward(self, ego: Tensor, side: Tensor) -> Tensor:
         """Shapes: ego, side: ``[N, dim]`` -> ``[N, dim]``."""
@@ -231,6 +262,44 @@ class CKGEncoder(nn.Module):
         for agg in self.aggs:
             x = agg(x, spmm(self.adj, self.adj_t, x))
             states.append(F.normalize(x, dim=1) if normalize else x)
+        return torch.stack(states)
+
+    # rows (distinct) under this share of the entities: states_of computes the last layer
+    # for them alone (amazon-book's 95k-node graphs, a batch's ~6k rows: a step 1.6x faster)
+    prune_below = 0.2
+
+    def states_of(self, ego: Tensor, rows: Tensor, normalize: bool = True) -> Tensor:
+        """``forward(ego, normalize)[:, rows]``, by :meth:`forward_rows` when the rows are
+        under :attr:`prune_below` of the entities, else by :meth:`forward`.
+
+        Shapes: ego ``[N, dim]``, rows ``[R]`` (distinct) -> ``[layers + 1, R, dim]``.
+        """
+        if self.prunes(len(rows)):
+            return self.forward_rows(ego, rows, normalize)
+        return self(ego, normalize)[:, rows]
+
+    def prunes(self, n_rows: int) -> bool:
+        """Whether :meth:`states_of` computes the last layer for ``n_rows`` rows alone."""
+        return n_rows < self.prune_below * self.n_entities
+
+    def forward_rows(self, ego: Tensor, rows: Tensor, normalize: bool = True) -> Tensor:
+        """:meth:`forward`'s states of ``rows`` only, the last layer computed for them alone
+        (its aggregation over their CSR rows, :func:`recommend.models.neighbours.row_block`):
+        for a batch that holds a small part of a large graph, one layer's transforms over a
+        few thousand rows instead of every entity, and no ``[L+1, N, dim]`` stack.
+
+        Shapes: ego ``[N, dim]``, rows ``[R]`` (distinct) -> ``[layers + 1, R, dim]``.
+        """
+        if self.stale(ego):
+            self.refresh(ego.detach())
+        states = [ego[rows]]
+        x = ego
+        for agg in self.aggs[:-1]:
+            x = agg(x, spmm(self.adj, self.adj_t, x))
+            states.append(F.normalize(x[rows], dim=1) if normalize else x[rows])
+        a, a_t = row_block(self.adj, rows)
+        x = self.aggs[-1](x[rows], spmm(a, a_t, x))
+        states.append(F.normalize(x, dim=1) if normalize else x)
         return torch.stack(states)
 
     def forward_blocks(self, ego: Tensor, blocks: Blocks, normalize: bool = True) -> Tensor:

@@ -95,9 +95,16 @@ class KGAT(Recommender):
 
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         self.forget_scoring()
-        uv, iv = self.propagate()
         uid = users + self.user_offset
-        u, p, n = uv[users], iv[pos], iv[neg]
+        rows, inv = torch.unique(torch.cat([uid, pos, neg.reshape(-1)]), return_inverse=True)
+        if self.encoder.prunes(len(rows)):  # a small part of a large graph: the last layer
+            states = self.encoder.forward_rows(self.emb.weight, rows)  # for its rows alone
+            vec = states.permute(1, 0, 2).reshape(len(rows), -1)[inv]
+            b = users.numel()
+            u, p, n = vec[:b], vec[b : 2 * b], vec[2 * b :].view(*neg.shape, -1)
+        else:
+            uv, iv = self.propagate()
+            u, p, n = uv[users], iv[pos], iv[neg]
         s_pos = (u * p).sum(-1)
         s_neg = (u.unsqueeze(1) * n).sum(-1) if n.dim() == 3 else (u * n).sum(-1)
         ego = self.emb.weight

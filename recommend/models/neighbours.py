@@ -117,6 +117,9 @@ def _sample_rows(
     take = deg if fanout < 0 else deg.clamp(max=fanout)
     row_of = torch.repeat_interleave(torch.arange(len(rows), device=rows.device), take)
     first = torch.cumsum(take, 0) - take  # where each row's draws begin
+    if fanout < 0:  # every slot of every row: nothing to draw
+        pos = start[row_of] + torch.arange(len(row_of), device=rows.device) - first[row_of]
+        return row_of, col[pos], val[pos]
     d = deg[row_of]
     every = d == take[row_of]  # the whole row: no draw, no rescaling
     u = torch.rand(len(row_of), generator=generator, dtype=val.dtype).to(rows.device)
@@ -209,6 +212,20 @@ def sample_blocks(
         a_t = _csr(_crow(col[t], n_src), row[t], val[t], (n_src, n_dst))
         matrices.append((a, a_t))
     return Blocks(ids.nodes, sizes, seed_index, matrices, counts[1:])
+
+
+def row_block(adj: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """The rows ``rows`` of the CSR ``adj`` as a CSR ``[R, N]`` and its transpose ``[N, R]``,
+    as :func:`recommend.models.sparse.spmm` takes them: ``a @ x == (adj @ x)[rows]``.
+
+    Shapes: adj ``[N, N]``, rows int64 ``[R]`` -> (``[R, N]``, ``[N, R]``).
+    """
+    n = adj.shape[1]
+    row, col, val = _sample_rows(adj, rows, -1, None)
+    a = _csr(_crow(row, len(rows)), col, val, (len(rows), n))
+    by_col = torch.argsort(col, stable=True)
+    a_t = _csr(_crow(col[by_col], n), row[by_col], val[by_col], (n, len(rows)))
+    return a, a_t
 
 
 def member_positions(keys: Tensor, ids: Tensor) -> tuple[Tensor, Tensor]:
