@@ -89,7 +89,7 @@ class LightGCN(Recommender):
             reg = (ego[users].pow(2).sum() + ego[pos + self.n_users].pow(2).sum()) / (
                 2 * users.numel()
             )
-            loss = softmax_objective(self.cf_objective, u, iv, pos, neg, self.tau)
+            loss = softmax_objective(self.cf_objective, u, iv, pos, neg, self.tau, user_ids=users)
             return loss + self.config.l2 * reg
         return inner_product_bpr(
             uv, iv, self.emb.weight, self.n_users, users, pos, neg, self.config.l2
