@@ -19,10 +19,10 @@ class MessageDropout(nn.Module):
     """Inverted dropout (:class:`torch.nn.Dropout`'s), with its mask drawn as ``uniform >= p``.
 
     On CPU ``nn.Dropout`` draws its mask with ``bernoulli_``, about twice the cost of
-    ``rand_like`` and a comparison; for the graph encoders, which drop every layer's whole
-    ``[N, dim]`` output each step, that was ~1.2 ms of a ~3.4 ms layer (ML-100K). The masks
-    have the same distribution and come from the same generator; CUDA keeps torch's fused
-    kernel.
+    ``rand_like`` and a comparison; the graph encoders drop every layer's whole ``[N, dim]``
+    output each step (``bernoulli_`` was ~10% of an ML-100K mmkgat epoch in
+    ``benchmarks/epoch_cost.py --profile``). The masks have the same distribution and come
+    from the same generator; CUDA keeps torch's fused kernel.
 
     Args:
         p: probability of zeroing an element, in ``[0, 1)``.
@@ -265,7 +265,8 @@ class CKGEncoder(nn.Module):
         return torch.stack(states)
 
     # rows (distinct) under this share of the entities: states_of computes the last layer
-    # for them alone (amazon-book's 95k-node graphs, a batch's ~6k rows: a step 1.6x faster)
+    # for them alone (amazon-book's 95k-node graphs, a batch's ~6k rows: README, "Training
+    # at scale")
     prune_below = 0.2
 
     def states_of(self, ego: Tensor, rows: Tensor, normalize: bool = True) -> Tensor:
