@@ -134,8 +134,18 @@ def child_train(args: argparse.Namespace) -> dict[str, Any]:
         from recommend.metrics import paper_metrics
 
         paper = {"paper": paper_metrics(run.load_model("best"), run.data(), seed=args.seed)}
+    refit: dict[str, Any] = {}
+    if args.refit:  # the same again on train + valid for the best epoch count (recommend.refit)
+        from recommend.refit import start_refit
+
+        again = start_refit(run, runs_dir)
+        rres = train_run(again)
+        refit = {"refit": {"test": rres.test, "best_epoch": rres.best_epoch,
+                           "epochs": rres.epochs, "seconds_per_epoch": rres.seconds_per_epoch,
+                           "eval_seconds": rres.eval_seconds, "run": str(again.path)}}  # fmt: skip
     return {
         **paper,
+        **refit,
         "model": args.model,
         "seed": args.seed,
         "settings": {
@@ -204,6 +214,7 @@ def _child(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     cmd += ["--text"] if args.text else []
     cmd += ["--via-store"] if args.via_store else []
     cmd += ["--paper-metrics"] if args.paper_metrics else []
+    cmd += ["--refit"] if args.refit else []
     cmd += ["--eval-speed", "--eval-runs", str(args.eval_runs)] if extra.get("eval_speed") else []
     if "model" in extra:
         cmd += ["--models", extra["model"], "--seed", str(extra["seed"])]
@@ -274,6 +285,9 @@ def main() -> None:
     ap.add_argument("--via-store", action="store_true", help="round trip through FalkorDB")
     ap.add_argument("--paper-metrics", action="store_true",
                     help="also AUC, NDCG@1/@2 as paper 003 reports them (in the JSON)")  # fmt: skip
+    ap.add_argument("--refit", action="store_true",
+                    help="then train each run again on train + valid for its best epoch count "
+                         "and test that too (rows MODEL+refit; recommend/refit.py)")  # fmt: skip
     ap.add_argument("--eval-speed", action="store_true", help="only time full-ranking eval")
     ap.add_argument("--eval-runs", type=int, default=5, help="--eval-speed: runs (median)")
     ap.add_argument("--json", type=Path, help="write the results here")
@@ -315,6 +329,8 @@ def main() -> None:
     todo = [(model, seed) for model in args.models for seed in range(args.seeds)]
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:  # the children do the work
         results = list(pool.map(lambda ms: one(*ms), todo))
+    for r in [r for r in results if "refit" in r]:  # their own rows, after the models'
+        results.append({**r, **r["refit"], "model": f"{r['model']}+refit"})
     rows = summarise(results)
     print_table(rows)
     if args.json:

@@ -30,6 +30,7 @@ import torch
 from recommend.data import Split
 from recommend.metrics import Evaluation, split_evaluator
 from recommend.runs import SPLIT, Run
+from recommend.split import sort_pairs
 
 # the order of the rows: accuracy, then beyond accuracy, each by cut-off
 ORDER = ("precision", "recall", "ndcg", "hit", "mrr", "map", "auc",
@@ -150,6 +151,10 @@ def compare_evaluations(a: Evaluation, b: Evaluation, split: str = "test") -> Co
     return Comparison(split, len(a.users), paired, catalogue, only)
 
 
+def _seen(split: Split) -> np.ndarray:
+    return sort_pairs(np.concatenate([split.train, split.valid]))
+
+
 def check_same_split(a: Run, b: Run, split: str = "test") -> None:
     """Raise ``ValueError`` unless both runs rank the same users for the same ``split`` pairs
     with the same items excluded (same graph ids, same train / valid / test pairs)."""
@@ -161,9 +166,13 @@ def check_same_split(a: Run, b: Run, split: str = "test") -> None:
                 f"{a.name} and {b.name} were trained on different graphs ({what} ids differ: "
                 f"{len(ka)} and {len(kb)}): they cannot be compared user by user"
             )
-    parts = ("train", "valid", "test") if split == "test" else ("train", "valid")
-    for part in parts:
-        pa, pb = getattr(sa, part), getattr(sb, part)
+    # a test ranks every item but the user's training and validation pairs: runs that split
+    # those two differently (a refit trains on both, recommend.refit) rank the test alike
+    if split == "test":
+        parts = {"training and validation": (_seen(sa), _seen(sb)), "test": (sa.test, sb.test)}
+    else:
+        parts = {p: (getattr(sa, p), getattr(sb, p)) for p in ("train", "valid")}
+    for part, (pa, pb) in parts.items():
         if not np.array_equal(pa, pb):
             raise ValueError(
                 f"{a.name} and {b.name} have different splits: their {part} pairs differ "

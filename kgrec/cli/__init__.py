@@ -10,7 +10,21 @@ from __future__ import annotations
 
 import typer
 
-from kgrec.cli import compare, db, demo, embed, export, ingest, query, serve, spec, train, tune, ui
+from kgrec.cli import (
+    compare,
+    db,
+    demo,
+    embed,
+    export,
+    ingest,
+    query,
+    refit,
+    serve,
+    spec,
+    train,
+    tune,
+    ui,
+)
 
 app = typer.Typer(
     help="Knowledge-graph-based, explainable video recommendation.",
@@ -18,7 +32,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # `kgrec --help` lists the commands in this order, then the groups (db, ingest, similar)
-for _module in (db, ingest, export, spec, query, demo, train, compare, tune, serve, embed, ui):
+for _module in (db, ingest, export, spec, query, demo, train, refit, compare, tune, serve, embed,
+                ui):  # fmt: skip
     _module.register(app)
 
 
