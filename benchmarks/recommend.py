@@ -136,10 +136,10 @@ def child_train(args: argparse.Namespace) -> dict[str, Any]:
         paper = {"paper": paper_metrics(run.load_model("best"), run.data(), seed=args.seed)}
     refit: dict[str, Any] = {}
     if args.refit:  # the same again on train + valid for the best epoch count (recommend.refit)
-        from recommend.refit import start_refit
+        from recommend.refit import refit_init, start_refit
 
         again = start_refit(run, runs_dir)
-        rres = train_run(again)
+        rres = train_run(again, init=refit_init(run, again))
         refit = {"refit": {"test": rres.test, "best_epoch": rres.best_epoch,
                            "epochs": rres.epochs, "seconds_per_epoch": rres.seconds_per_epoch,
                            "eval_seconds": rres.eval_seconds, "run": str(again.path)}}  # fmt: skip

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from recommend.config import TrainConfig
+from recommend.init_from import Initializer, initializer
 from recommend.runs import SPLIT, Run, load_cached_export, start_run
 from recommend.split import Split, sort_pairs
 
@@ -62,7 +63,8 @@ def start_refit(run: Run, runs_dir: Path, epochs: int | None = None) -> Run:
     """A new run directory under ``runs_dir``: ``run``'s export, model and settings, its split
     with the validation pairs trained on (:func:`refit_split`), ``epochs`` (default: ``run``'s
     best epoch, :func:`refit_epochs`) and no validation. Train it with
-    :func:`recommend.train.train_run`; its last weights are the ones tested."""
+    :func:`recommend.train.train_run` (with :func:`refit_init`'s hook); its last weights are
+    the ones tested."""
     n_epochs = refit_epochs(run, epochs)
     cfg = run.config
     split = refit_split(Split.load(run.path / SPLIT))
@@ -82,3 +84,21 @@ def start_refit(run: Run, runs_dir: Path, epochs: int | None = None) -> Run:
     new.write_config({**new.config, "dataset": cfg["dataset"],
                       REFIT: {"of": run.name, "epochs": n_epochs}})  # fmt: skip
     return new
+
+
+def refit_init(parent: Run, refit: Run) -> Initializer | None:
+    """The ``init`` hook for training ``refit`` as ``parent`` started: from the same
+    ``kgrec embed`` run's vectors (``--init-from``), or None when ``parent`` started from its
+    own initialisation.
+
+    Raises:
+        ValueError: when that embedding run is no longer there.
+    """
+    source = parent.config.get("init_from")
+    if not source:
+        return None
+    path = Path(source["run"])
+    if not (path / "config.json").is_file():
+        raise ValueError(f"run {parent.name} started from the embedding run {path}, which is "
+                         f"gone: a refit would not start as it did")  # fmt: skip
+    return initializer(path, refit)

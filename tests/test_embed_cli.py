@@ -71,6 +71,11 @@ def test_embed_resume_and_init_from(home: Path, first: dict[str, Any]) -> None:
     init = json.loads((home / "runs" / trained["run"] / "config.json").read_text())["init_from"]
     assert init["model"] == "transr" and init["rows"]["emb_i:Video"] == 30
     assert init["rows"]["emb_u:User"] == 50 and init["rows"]["emb_i:Genre"] > 0
+    # a refit starts from the same vectors as the run it refits
+    refit = json.loads(kgrec(home, "refit", trained["run"], "--epochs", "1", "--threads", "1",
+                             "--json").stdout)  # fmt: skip
+    again = json.loads((home / "runs" / refit["run"] / "config.json").read_text())["init_from"]
+    assert again == init
     wrong = kgrec(home, "train", "--model", "mmkgat", "--dataset", "syn", "--dim", "16",
                   "--epochs", "1", "--init-from", str(first["run"]), ok=False)  # fmt: skip
     assert wrong.returncode == 1 and "dimension 8" in wrong.stderr

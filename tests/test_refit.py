@@ -39,7 +39,7 @@ def test_refit_run_in_process(tmp_path: Path) -> None:
     from recommend.compare import compare_runs
     from recommend.data import export_from_graph_data
     from recommend.models import ModelConfig
-    from recommend.refit import start_refit
+    from recommend.refit import refit_init, start_refit
     from recommend.runs import SPLIT, Run
     from recommend.train import TrainConfig, start_run, train_run
 
@@ -72,7 +72,14 @@ def test_refit_run_in_process(tmp_path: Path) -> None:
         start_refit(Run(refit.path), tmp_path)
     with pytest.raises(ValueError, match="epochs must be >= 1"):
         start_refit(parent, tmp_path, epochs=0)
-    assert len(start_refit(parent, tmp_path, epochs=2).config["refit"]) == 2
+    two = start_refit(parent, tmp_path, epochs=2)
+    assert two.config["refit"]["epochs"] == 2 and two.config["train_config"]["epochs"] == 2
+    assert refit_init(parent, two) is None  # the parent started from its own initialisation
+    cfg = parent.config
+    cfg["init_from"] = {"run": str(tmp_path / "gone"), "model": "transr", "rows": {}}
+    parent.write_config(cfg)
+    with pytest.raises(ValueError, match="which is gone"):
+        refit_init(parent, two)
 
 
 def test_cli_refit(tmp_path: Path) -> None:

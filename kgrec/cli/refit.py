@@ -33,7 +33,7 @@ def refit(
     `kgrec train --resume NEW`.
     """
     from kgrec.settings import get_settings
-    from recommend.refit import start_refit
+    from recommend.refit import refit_init, start_refit
     from recommend.runs import find_run
     from recommend.train import train_run
 
@@ -41,6 +41,7 @@ def refit(
     with run_errors():
         parent = find_run(run, s.runs_dir)
         new = start_refit(parent, s.runs_dir, epochs)
+        init = refit_init(parent, new)
         total = int(new.config["train_config"]["epochs"])
         err.print(f"run {new.path}: {parent.name} refitted on its training and validation "
                   f"pairs for {total} epochs", highlight=False)  # fmt: skip
@@ -55,7 +56,7 @@ def refit(
             if threads:
                 overrides["threads"] = threads
             with stopped_by_ctrl_c("train", new.name):
-                res = train_run(new, on_epoch=on_epoch, overrides=overrides)
+                res = train_run(new, on_epoch=on_epoch, overrides=overrides, init=init)
     _report(res, new.name, as_json)
 
 
