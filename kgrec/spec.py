@@ -45,6 +45,8 @@ from kgrec.schema import RATED, USER, VIDEO
 
 SPEC_FILE = "spec.toml"
 """A run directory's copy of the spec it was trained with."""
+SUBGRAPH_COPY = "subgraph.cypher"
+"""A run directory's copy of the query its spec's ``filters.subgraph`` named."""
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -10,17 +10,22 @@ validation epoch, its test users and the items their ranking leaves out are the 
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from kgrec.spec import SPEC_FILE, SUBGRAPH_COPY
 from recommend.config import TrainConfig
+from recommend.explain.names import NAMES_FILE
 from recommend.init_from import Initializer, initializer
 from recommend.runs import SPLIT, Run, load_cached_export, start_run
 from recommend.split import Split, sort_pairs
 
 REFIT = "refit"  # config.json key: {"of": parent run name, "epochs": E}
+# what a run keeps of its spec and graph beside the export: a refit serves as its parent does
+KEPT = (SPEC_FILE, SUBGRAPH_COPY, NAMES_FILE)
 
 
 def refit_split(split: Split) -> Split:
@@ -83,6 +88,9 @@ def start_refit(run: Run, runs_dir: Path, epochs: int | None = None) -> Run:
     )
     new.write_config({**new.config, "dataset": cfg["dataset"],
                       REFIT: {"of": run.name, "epochs": n_epochs}})  # fmt: skip
+    for name in KEPT:
+        if (run.path / name).is_file():
+            shutil.copyfile(run.path / name, new.path / name)
     return new
 
 

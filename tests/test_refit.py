@@ -52,7 +52,9 @@ def test_refit_run_in_process(tmp_path: Path) -> None:
         start_refit(parent, tmp_path)
     res = train_run(parent)
     assert res.best_epoch >= 1
+    (parent.path / "names.json").write_text('{"Video": {"v0": "Toy Story"}}')
     refit = start_refit(parent, tmp_path)
+    assert (refit.path / "names.json").read_text() == (parent.path / "names.json").read_text()
     cfg = refit.config
     assert cfg["refit"] == {"of": parent.name, "epochs": res.best_epoch}
     assert cfg["train_config"]["epochs"] == res.best_epoch and cfg["dataset"] == "syn"
@@ -95,6 +97,14 @@ def test_cli_refit(tmp_path: Path) -> None:
         assert got["users"] == first["users"] and 0.0 <= got["recall@20"] <= 1.0
         cmp = json.loads(kgrec(tmp_path, "compare", first["run"], got["run"], "--json").stdout)
         assert cmp["metrics"]["recall@20"]["b"] == pytest.approx(got["recall@20"])
+        parent, new = (tmp_path / "runs" / first["run"], tmp_path / "runs" / got["run"])
+        kept = [n for n in ("spec.toml", "names.json") if (parent / n).is_file()]
+        assert "spec.toml" in kept
+        for name in kept:  # it serves as its parent does
+            assert (new / name).read_text() == (parent / name).read_text(), name
+        answer = json.loads(kgrec(tmp_path, "recommend", "--user", "u0", "-k", "3", "--run",
+                                  got["run"], "--json").stdout)  # fmt: skip
+        assert answer["run"] == got["run"] and len(answer["items"]) == 3
         again = kgrec(tmp_path, "refit", "latest", ok=False)
         assert again.returncode == 1 and "already a refit" in again.stderr
         missing = kgrec(tmp_path, "refit", "no-such-run", ok=False)

@@ -27,8 +27,6 @@ SpecOpt = Annotated[
         "on (default: kgrec's own schema; see `kgrec spec show`).",
     ),
 ]
-SUBGRAPH_COPY = "subgraph.cypher"
-"""A run directory's copy of the query its spec's ``filters.subgraph`` named."""
 
 
 def read_spec(path: Path | None) -> DatasetSpec | None:
@@ -87,7 +85,7 @@ def export_graph(
 def keep_spec(run_dir: Path, spec: DatasetSpec | None, names: Names | None) -> None:
     """Save what a run needs of its spec: ``spec.toml`` (the default spec without one), a copy
     of the subgraph query, and the display names in the graph's own name properties."""
-    from kgrec.spec import default_spec, save_spec
+    from kgrec.spec import SUBGRAPH_COPY, default_spec, save_spec
 
     save_spec(spec or default_spec(), run_dir)
     sub = spec.filters.subgraph if spec else None
