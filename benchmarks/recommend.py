@@ -138,7 +138,7 @@ def child_train(args: argparse.Namespace) -> dict[str, Any]:
     if args.refit:  # the same again on train + valid for the best epoch count (recommend.refit)
         from recommend.refit import refit_init, start_refit
 
-        again = start_refit(run, runs_dir)
+        again = start_refit(run, runs_dir, epochs=args.refit_epochs)
         rres = train_run(again, init=refit_init(run, again))
         refit = {"refit": {"test": rres.test, "best_epoch": rres.best_epoch,
                            "epochs": rres.epochs, "seconds_per_epoch": rres.seconds_per_epoch,
@@ -215,6 +215,7 @@ def _child(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     cmd += ["--via-store"] if args.via_store else []
     cmd += ["--paper-metrics"] if args.paper_metrics else []
     cmd += ["--refit"] if args.refit else []
+    cmd += ["--refit-epochs", str(args.refit_epochs)] if args.refit_epochs else []
     cmd += ["--eval-speed", "--eval-runs", str(args.eval_runs)] if extra.get("eval_speed") else []
     if "model" in extra:
         cmd += ["--models", extra["model"], "--seed", str(extra["seed"])]
@@ -288,6 +289,9 @@ def main() -> None:
     ap.add_argument("--refit", action="store_true",
                     help="then train each run again on train + valid for its best epoch count "
                          "and test that too (rows MODEL+refit; recommend/refit.py)")  # fmt: skip
+    ap.add_argument("--refit-epochs", type=int,
+                    help="--refit: train that many epochs, not the run's best (e.g. the best "
+                         "epoch of an earlier, longer run of the same settings)")  # fmt: skip
     ap.add_argument("--eval-speed", action="store_true", help="only time full-ranking eval")
     ap.add_argument("--eval-runs", type=int, default=5, help="--eval-speed: runs (median)")
     ap.add_argument("--json", type=Path, help="write the results here")
@@ -299,6 +303,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.threads = args.threads or None
+    if args.refit_epochs is not None and (not args.refit or args.refit_epochs < 1):
+        ap.error("--refit-epochs needs --refit and a count >= 1")
 
     if args.child:
         if args.eval_speed:
