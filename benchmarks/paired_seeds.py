@@ -1,15 +1,17 @@
 """Paired tests of models against a base model over the seeds of one benchmark run.
 
-    python benchmarks/paired_seeds.py recommend.json --base lightgcn [--metrics recall@20 ndcg@20]
+    python benchmarks/paired_seeds.py recommend.json [more.json ...] --base lightgcn \
+        [--metrics recall@20 ndcg@20]
 
-Reads the JSON of ``benchmarks/recommend.py --json`` (its ``runs`` name each run directory, kept
-under the temporary folder the benchmark made). For each model and seed, the model's run is
-paired with the base model's run of the same seed (the same split) user by user, as
-``kgrec compare BASE MODEL`` does (:func:`recommend.compare.compare_runs`: Wilcoxon signed-rank
-and paired t-test, two-sided). Then over all seeds at once: each user's difference averaged
-over the seeds, tested the same way, so a user counts once however many seeds there are
-(every seed's split holds the same users; where one does not, only the users every seed
-evaluates are pooled). Prints a table and, with ``--json``, writes it.
+Reads the JSON of ``benchmarks/recommend.py --json``, one file or several of the same dataset
+(their ``runs`` name each run directory, kept under the temporary folder the benchmark made).
+For each model and seed, the model's run is paired with the base model's run of the same seed
+(the same split) user by user, as ``kgrec compare BASE MODEL`` does
+(:func:`recommend.compare.compare_runs`: Wilcoxon signed-rank and paired t-test, two-sided).
+Then over all seeds at once: each user's difference averaged over the seeds, tested the same
+way, so a user counts once however many seeds there are (every seed's split holds the same
+users; where one does not, only the users every seed evaluates are pooled). Prints a table and,
+with ``--json``, writes it.
 """
 
 from __future__ import annotations
@@ -87,16 +89,20 @@ def _p(v: float | None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("results", type=Path, help="a benchmarks/recommend.py --json file")
+    ap.add_argument("results", type=Path, nargs="+", help="benchmarks/recommend.py --json files")
     ap.add_argument("--base", required=True, help="the model the others are paired with")
     ap.add_argument("--metrics", nargs="+", default=["recall@20", "ndcg@20"])
     ap.add_argument("--json", type=Path, help="write the rows here")
     args = ap.parse_args()
-    try:
-        results = json.loads(args.results.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise SystemExit(f"{args.results}: {e}") from e
-    rows = compare_seeds(_runs(results, args.results), args.base, args.metrics)
+    runs: dict[str, dict[int, Path]] = {}
+    for path in args.results:
+        try:
+            results = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise SystemExit(f"{path}: {e}") from e
+        for model, seeds in _runs(results, path).items():
+            runs.setdefault(model, {}).update(seeds)
+    rows = compare_seeds(runs, args.base, args.metrics)
     print(f"| model | metric | seed | {args.base} | model | diff | rel. | Wilcoxon p | t-test p |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
@@ -105,8 +111,9 @@ def main() -> None:
         print(f"| {r['model']} | {r['metric']} | {r['seed']} | {r['a']:.4f} | {r['b']:.4f} | "
               f"{r['diff']:+.4f} | {rel} | {tests} |")  # fmt: skip
     if args.json:
-        args.json.write_text(json.dumps({"base": args.base, "source": str(args.results),
-                                         "rows": rows}, indent=2))  # fmt: skip
+        sources = [str(p) for p in args.results]
+        args.json.write_text(json.dumps({"base": args.base, "sources": sources, "rows": rows},
+                                        indent=2))  # fmt: skip
 
 
 if __name__ == "__main__":
