@@ -5,13 +5,12 @@
 
 Reads the JSON of ``benchmarks/recommend.py --json``, one file or several of the same dataset
 (their ``runs`` name each run directory, kept under the temporary folder the benchmark made).
-For each model and seed, the model's run is paired with the base model's run of the same seed
-(the same split) user by user, as ``kgrec compare BASE MODEL`` does
-(:func:`recommend.compare.compare_runs`: Wilcoxon signed-rank and paired t-test, two-sided).
-Then over all seeds at once: each user's difference averaged over the seeds, tested the same
-way, so a user counts once however many seeds there are (every seed's split holds the same
-users; where one does not, only the users every seed evaluates are pooled). Prints a table and,
-with ``--json``, writes it.
+For each seed a model shares with the base model, their runs (the same split) are paired user
+by user, as ``kgrec compare BASE MODEL`` does (:func:`recommend.compare.compare_runs`: Wilcoxon
+signed-rank and paired t-test, two-sided). Then over those seeds at once: each user's
+difference averaged over the seeds, tested the same way, so a user counts once however many
+seeds there are (every seed's split holds the same users; where one does not, only the users
+every seed evaluates are pooled). Prints a table and, with ``--json``, writes it.
 """
 
 from __future__ import annotations
@@ -68,9 +67,10 @@ def compare_seeds(
         if model == base:
             continue
         pairs = []
-        for seed in sorted(seeds):
-            if seed not in runs[base]:
-                raise SystemExit(f"{model} has seed {seed}, {base} has not")
+        common = sorted(set(seeds) & set(runs[base]))
+        if not common:
+            raise SystemExit(f"{model} and {base} have no seed in common")
+        for seed in common:  # the seeds both have
             ra, rb = Run(runs[base][seed]), Run(seeds[seed])
             check_same_split(ra, rb)
             pairs.append((seed, run_evaluation(ra), run_evaluation(rb)))
