@@ -73,12 +73,14 @@ def compare_seeds(
         for seed in common:  # the seeds both have
             ra, rb = Run(runs[base][seed]), Run(seeds[seed])
             check_same_split(ra, rb)
-            pairs.append((seed, run_evaluation(ra), run_evaluation(rb)))
+            ea, eb = run_evaluation(ra), run_evaluation(rb)
+            pairs.append((seed, ea, eb, compare_evaluations(ea, eb).paired))
         for metric in metrics:
-            for seed, ea, eb in pairs:
-                t = compare_evaluations(ea, eb).paired[metric]
-                rows.append({"model": model, "metric": metric, "seed": seed, **vars(t)})
-            t = _pooled([(ea, eb) for _, ea, eb in pairs], metric)
+            for seed, _, _, paired in pairs:
+                rows.append(
+                    {"model": model, "metric": metric, "seed": seed, **vars(paired[metric])}
+                )
+            t = _pooled([(ea, eb) for _, ea, eb, _ in pairs], metric)
             rows.append({"model": model, "metric": metric, "seed": "all", **vars(t)})
     return rows
 
