@@ -96,3 +96,60 @@ def test_mmkgat_fuses_only_the_batch_rows_with_the_same_loss_and_gradients(
         assert (a is None) == (b is None)
         if a is not None and b is not None:
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("chunk", [1 << 21, 7])
+def test_masked_positives_match_cross_entropy_without_the_other_positives(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """``mask_positives``: each row's denominator is its positive and the user's non-items,
+    in value and gradient; a user who holds every item is left with the positive alone."""
+    monkeypatch.setattr(losses, "_CHUNK_ELEMENTS", chunk)
+    gen = torch.Generator().manual_seed(0)
+    n_users, n_items = 9, 13
+    held = torch.rand(n_users, n_items, generator=gen) < 0.3
+    held[8] = True  # every item
+    held[:, 0] = True  # nobody left without a positive
+    train = held.nonzero().numpy()
+    rows = torch.randint(len(train), (40,), generator=gen)
+    ids, pos = torch.as_tensor(train[rows, 0]), torch.as_tensor(train[rows, 1])
+    ids[0], pos[0] = 8, 5
+    uv = torch.randn(n_users, 6, generator=gen, requires_grad=True)
+    iv = torch.randn(n_items, 6, generator=gen, requires_grad=True)
+
+    logits = (F.normalize(uv[ids], dim=-1) / 0.3) @ F.normalize(iv, dim=-1).T
+    others = held[ids].clone()
+    others[torch.arange(len(ids)), pos] = False
+    ref = F.cross_entropy(logits.masked_fill(others, float("-inf")), pos)
+    g_ref = torch.autograd.grad(ref, [uv, iv])
+    sets = losses.positive_sets(train[::-1].copy(), n_users)  # any order of the pairs
+    got = losses.softmax_cf_loss(uv[ids], iv, pos, 0.3, ids, sets)
+    g_got = torch.autograd.grad(got, [uv, iv])
+    torch.testing.assert_close(got, ref)
+    for a, b in zip(g_got, g_ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="user_ids"):
+        losses.softmax_cf_loss(uv[ids], iv, pos, 0.3, None, sets)
+
+
+@pytest.mark.parametrize("model_name", ["lightgcn", "mmkgat"])
+def test_models_mask_their_training_positives(model_name: str) -> None:
+    """With ``mask_positives`` the model's softmax leaves out the users' other training items:
+    a different loss from the plain softmax on the same weights, and no extra checkpoint keys."""
+    from kg_ingest.synthetic import generate
+    from recommend.data import export_from_graph_data
+    from recommend.models.base import ModelConfig, build
+    from recommend.train import recdata_from_export
+
+    data = recdata_from_export(export_from_graph_data(generate(60, 40, seed=0)))
+    users = torch.as_tensor(data.train[:32, 0])
+    pos = torch.as_tensor(data.train[:32, 1])
+    value = {}
+    for mask in (False, True):
+        torch.manual_seed(0)
+        extra = {"cf_loss": "softmax", "mask_positives": mask}
+        model = build(model_name, data, ModelConfig(dim=8, dropout=0.0, extra=extra))
+        value[mask] = float(model.cf_loss(users, pos, pos))
+        keys = set(model.state_dict())
+        assert not any(k.startswith("positives.") for k in keys)
+    assert value[True] < value[False]  # fewer terms in every denominator

@@ -12,8 +12,10 @@ from recommend.data import RecData
 from recommend.models.base import ModelConfig, Recommender, register
 from recommend.models.losses import (
     CFObjectiveOptions,
+    PositiveSets,
     cf_objective,
     inner_product_bpr,
+    masked_positives,
     scored_vectors,
     softmax_objective,
 )
@@ -64,6 +66,8 @@ class LightGCN(Recommender):
         self.cf_objective, self.tau = cf_objective(self.name, self.options)
         self.emb = nn.Embedding(self.n_users + self.n_items, config.dim)
         nn.init.normal_(self.emb.weight, std=0.1)
+        if self.options.mask_positives:
+            self.positives = PositiveSets(data.train, self.n_users)
         tr = torch.as_tensor(data.train)
         self.register_buffer(
             "adj", sym_norm_adj(tr[:, 0], tr[:, 1] + self.n_users, self.n_users + self.n_items)
@@ -89,7 +93,10 @@ class LightGCN(Recommender):
             reg = (ego[users].pow(2).sum() + ego[pos + self.n_users].pow(2).sum()) / (
                 2 * users.numel()
             )
-            loss = softmax_objective(self.cf_objective, u, iv, pos, neg, self.tau, user_ids=users)
+            loss = softmax_objective(
+                self.cf_objective, u, iv, pos, neg, self.tau, user_ids=users,
+                positives=masked_positives(self, self.options),
+            )  # fmt: skip
             return loss + self.config.l2 * reg
         return inner_product_bpr(
             uv, iv, self.emb.weight, self.n_users, users, pos, neg, self.config.l2

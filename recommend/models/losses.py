@@ -7,9 +7,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from recommend.models.base import ModelOptions, option
 
@@ -35,6 +36,11 @@ class CFObjectiveOptions(ModelOptions):
         "or that softmax estimated from the batch's negatives (for large catalogues)",
     )
     tau: float = option(0.2, "temperature of the softmax objectives (> 0)")
+    mask_positives: bool = option(
+        False,
+        "the full softmax leaves a user's other training items out of each row's denominator "
+        "(they are not negatives): each positive is contrasted with the user's non-items only",
+    )
 
 
 def cf_objective(model: str, options: CFObjectiveOptions) -> tuple[str, float]:
@@ -90,12 +96,13 @@ def scored_vectors(kind: str, uv: Tensor, iv: Tensor) -> tuple[Tensor, Tensor]:
 
 def softmax_objective(
     kind: str, users: Tensor, items: Tensor, pos: Tensor, neg: Tensor, tau: float,
-    user_ids: Tensor | None = None,
+    user_ids: Tensor | None = None, positives: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:  # fmt: skip
     """:func:`softmax_cf_loss` or :func:`sampled_softmax_cf_loss`, by ``kind`` (``user_ids``:
-    the batch's user ids, which let the full softmax score each distinct user once)."""
+    the batch's user ids, which let the full softmax score each distinct user once;
+    ``positives``: the users' training items, left out of the full softmax's denominators)."""
     if kind == "softmax":
-        return softmax_cf_loss(users, items, pos, tau, user_ids)
+        return softmax_cf_loss(users, items, pos, tau, user_ids, positives)
     return sampled_softmax_cf_loss(users, items, pos, neg, tau)
 
 
@@ -115,7 +122,9 @@ class _CatalogueLogSumExp(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, u: Tensor, items: Tensor, w: Tensor) -> Tensor:
+    def forward(
+        ctx: Any, u: Tensor, items: Tensor, w: Tensor, masked: tuple[Tensor, Tensor] | None = None
+    ) -> Tensor:
         grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
         gu = torch.empty_like(u) if grad else None
         gi = torch.zeros_like(items) if grad else None
@@ -126,7 +135,10 @@ class _CatalogueLogSumExp(torch.autograd.Function):
             x = uc @ items.T  # [c, n_items]
             m = x.max(1, keepdim=True).values
             x.sub_(m).exp_()  # in place: x is exp(logit - max) from here on
-            z = x.sum(1, keepdim=True)
+            if masked is not None:  # (row, item) pairs left out of the sum, rows sorted
+                lo, hi = torch.searchsorted(masked[0], torch.tensor([s, s + step]).to(w.device))
+                x[masked[0][lo:hi] - s, masked[1][lo:hi]] = 0.0
+            z = x.sum(1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
             total = total + (wc * (m + z.log()).squeeze(1)).sum()
             if gu is not None and gi is not None:
                 x.mul_(wc.unsqueeze(1) / z)  # w_j softmax_j
@@ -136,9 +148,9 @@ class _CatalogueLogSumExp(torch.autograd.Function):
         return total
 
     @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
         gu, gi = ctx.saved_tensors
-        return g * gu, g * gi, None
+        return g * gu, g * gi, None, None
 
 
 def first_rows(ids: Tensor) -> tuple[Tensor, Tensor]:
@@ -151,8 +163,9 @@ def first_rows(ids: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def softmax_cf_loss(
-    users: Tensor, items: Tensor, pos: Tensor, tau: float, user_ids: Tensor | None = None
-) -> Tensor:
+    users: Tensor, items: Tensor, pos: Tensor, tau: float, user_ids: Tensor | None = None,
+    positives: tuple[Tensor, Tensor] | None = None,
+) -> Tensor:  # fmt: skip
     """Cross-entropy of the positive item against the whole catalogue (full softmax), with
     cosine scores divided by the temperature ``tau``.
 
@@ -166,12 +179,19 @@ def softmax_cf_loss(
     Shapes:
         users: ``[B, D]`` the batch's user vectors; items: ``[n_items, D]``; pos: ``[B]``;
         user_ids: ``[B]``, the users the rows belong to (equal ids, equal rows), or None.
+        positives: every user's training items (:func:`positive_sets`): each row's
+            denominator is then its positive and the items outside the user's set
+            (``mask_positives``); needs ``user_ids``.
     """
     # 1/tau folded into the [B, D] side: one [B, n_items] pass less, forward and backward
     u = F.normalize(users, dim=-1) / tau
     it = F.normalize(items, dim=-1)
     s_pos = (u * it[pos]).sum(-1)
     b = users.shape[0]
+    if positives is not None:
+        if user_ids is None:
+            raise ValueError("softmax_cf_loss: positives need the batch's user_ids")
+        return _masked_softmax_loss(u, it, s_pos, user_ids, positives)
     if user_ids is None:
         rows, w = u, u.new_full((b,), 1.0 / b)
     else:  # one row per distinct user, weighted by how many rows it stands for
@@ -206,3 +226,89 @@ def sampled_softmax_cf_loss(
     s_neg = u @ F.normalize(items[negs], dim=-1).T + math.log((n - 1) / negs.numel())
     s_neg = s_neg.masked_fill(negs.unsqueeze(0) == pos.unsqueeze(1), float("-inf"))
     return (torch.logsumexp(torch.cat([s_pos, s_neg], 1), 1) - s_pos.squeeze(1)).mean()
+
+
+def positive_sets(train: np.ndarray, n_users: int) -> tuple[Tensor, Tensor]:
+    """Each user's training items as a CSR: ``(indptr [n_users + 1], items [N])``, items
+    sorted within a user. Shapes: train ``[N, 2]`` (user, item) pairs."""
+    pairs = np.asarray(train, dtype=np.int64).reshape(-1, 2)
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pairs[:, 0], minlength=n_users), out=indptr[1:])
+    return torch.as_tensor(indptr), torch.as_tensor(pairs[order, 1])
+
+
+class PositiveSets(nn.Module):
+    """:func:`positive_sets` held as non-persistent buffers, so that they move with the model
+    and stay out of its checkpoints (they are rebuilt from the training data)."""
+
+    indptr: Tensor
+    items: Tensor
+
+    def __init__(self, train: np.ndarray, n_users: int) -> None:
+        super().__init__()
+        indptr, items = positive_sets(train, n_users)
+        self.register_buffer("indptr", indptr, persistent=False)
+        self.register_buffer("items", items, persistent=False)
+
+    @property
+    def sets(self) -> tuple[Tensor, Tensor]:
+        return self.indptr, self.items
+
+
+def masked_positives(model: nn.Module, options: CFObjectiveOptions) -> tuple[Tensor, Tensor] | None:
+    """The ``positives`` a model's full softmax leaves out (``options.mask_positives``), from its
+    :class:`PositiveSets` submodule ``positives``; None when the option is off."""
+    if not options.mask_positives:
+        return None
+    sets = model.get_submodule("positives")
+    assert isinstance(sets, PositiveSets)
+    return sets.sets
+
+
+def _positive_pairs(positives: tuple[Tensor, Tensor], users: Tensor) -> tuple[Tensor, Tensor]:
+    """(row, item) for every training item of ``users[row]``, rows ascending."""
+    indptr, items = positives
+    start, count = indptr[users], indptr[users + 1] - indptr[users]
+    rows = torch.repeat_interleave(torch.arange(len(users), device=users.device), count)
+    offset = torch.arange(len(rows), device=users.device) - torch.repeat_interleave(
+        torch.cumsum(count, 0) - count, count
+    )
+    return rows, items[start[rows] + offset]
+
+
+@torch.no_grad()
+def _masked_logsumexp(rows: Tensor, items: Tensor, masked: tuple[Tensor, Tensor]) -> Tensor:
+    """``logsumexp`` of each row's logits against the items not masked for it (``-inf`` where
+    none is left), in row chunks. Shapes: rows ``[U, D]``, items ``[n_items, D]`` -> ``[U]``."""
+    out = rows.new_empty(rows.shape[0])
+    step = max(1, _CHUNK_ELEMENTS // max(1, items.shape[0]))
+    for s in range(0, rows.shape[0], step):
+        x = rows[s : s + step] @ items.T
+        lo, hi = torch.searchsorted(masked[0], torch.tensor([s, s + step]).to(rows.device))
+        x[masked[0][lo:hi] - s, masked[1][lo:hi]] = float("-inf")
+        out[s : s + step] = torch.logsumexp(x, 1)
+    return out
+
+
+def _masked_softmax_loss(
+    u: Tensor, it: Tensor, s_pos: Tensor, user_ids: Tensor, positives: tuple[Tensor, Tensor]
+) -> Tensor:
+    """:func:`softmax_cf_loss` with each row's denominator its positive plus the user's
+    non-items: ``mean_r [logaddexp(L_j(r), s_r) - s_r]``, ``L_j`` the log-sum over the items
+    outside user ``j``'s set, computed once per distinct user. ``L`` is found first without
+    gradient; its gradient, ``Σ_r σ(L_j - s_r) ∂L_j``, then flows through
+    :class:`_CatalogueLogSumExp` weighted by those sigmoids, and the detached correction
+    makes the value exact."""
+    uniq, inv = torch.unique(user_ids, return_inverse=True)
+    first = torch.empty(len(uniq), dtype=torch.long, device=u.device)
+    first.scatter_(0, inv, torch.arange(len(user_ids), device=u.device))
+    rows = u[first]
+    masked = _positive_pairs(positives, uniq)
+    lse = _masked_logsumexp(rows.detach(), it.detach(), masked)[inv]  # [B], no gradient
+    p_neg = torch.sigmoid(lse - s_pos.detach())  # ∂ logaddexp(L, s) / ∂L
+    b = u.shape[0]
+    w = torch.zeros(len(uniq), dtype=u.dtype, device=u.device).index_add_(0, inv, p_neg) / b
+    finite = torch.where(torch.isfinite(lse), lse, torch.zeros_like(lse))
+    total: Tensor = _CatalogueLogSumExp.apply(rows, it, w, masked)
+    return total + (torch.logaddexp(lse, s_pos) - p_neg * finite - s_pos).mean()

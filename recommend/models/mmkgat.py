@@ -16,9 +16,11 @@ from recommend.models.base import ModelConfig, Recommender, register
 from recommend.models.encoder import CKGEncoder, LayerAttention, Trace
 from recommend.models.graph import collab_graph
 from recommend.models.losses import (
+    PositiveSets,
     bpr_loss,
     cf_objective,
     first_rows,
+    masked_positives,
     sampled_softmax_cf_loss,
     scored_vectors,
     softmax_objective,
@@ -152,6 +154,8 @@ class MMKGAT(Recommender):
             plain=plain, **enc_opts,
         )  # fmt: skip
 
+        if opts.mask_positives:
+            self.positives = PositiveSets(data.train, self.n_users)
         self.emb_u = nn.Embedding(n_ent_u, dim)
         self.emb_i = nn.Embedding(n_ent_i, dim)
         nn.init.xavier_uniform_(self.emb_u.weight)
@@ -293,8 +297,9 @@ class MMKGAT(Recommender):
             uniq, inv = torch.unique(users, return_inverse=True)
             uv, iv = self.batch_vectors(uniq, torch.arange(self.n_items, device=users.device))
             loss = softmax_objective(
-                self.cf_objective, uv[inv], iv, pos, neg, self.tau, user_ids=users
-            )
+                self.cf_objective, uv[inv], iv, pos, neg, self.tau, user_ids=users,
+                positives=masked_positives(self, self.options),
+            )  # fmt: skip
             if self.options.cl_weight:  # the unique rows are work only when it is on
                 loss = loss + self.graph_contrast(uv, iv[torch.unique(pos)])
             return loss + self.config.l2 * self._ego_reg(users, pos) / (2 * users.numel())
