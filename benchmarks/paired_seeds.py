@@ -2,6 +2,10 @@
 
     python benchmarks/paired_seeds.py recommend.json [more.json ...] --base lightgcn \
         [--metrics recall@20 ndcg@20]
+    python benchmarks/paired_seeds.py plain.json masked.json=mask --base lightgcn
+
+``FILE=TAG`` names that file's models ``MODEL[TAG]`` (the same model trained with other options
+in another benchmark); a model and seed that two files both hold is an error.
 
 Reads the JSON of ``benchmarks/recommend.py --json``, one file or several of the same dataset
 (their ``runs`` name each run directory, kept under the temporary folder the benchmark made).
@@ -85,25 +89,41 @@ def compare_seeds(
     return rows
 
 
+def tagged(arg: str) -> tuple[Path, str]:
+    """``FILE`` or ``FILE=TAG`` -> (path, tag); a file that exists under the whole name wins."""
+    path, eq, tag = arg.rpartition("=")
+    if not eq or Path(arg).exists():
+        return Path(arg), ""
+    if not tag or not path:
+        raise SystemExit(f"{arg}: expected FILE or FILE=TAG")
+    return Path(path), tag
+
+
 def _p(v: float | None) -> str:
     return "–" if v is None else f"{v:.2g}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("results", type=Path, nargs="+", help="benchmarks/recommend.py --json files")
+    ap.add_argument("results", nargs="+", help="benchmarks/recommend.py --json files (FILE=TAG)")
     ap.add_argument("--base", required=True, help="the model the others are paired with")
     ap.add_argument("--metrics", nargs="+", default=["recall@20", "ndcg@20"])
     ap.add_argument("--json", type=Path, help="write the rows here")
     args = ap.parse_args()
     runs: dict[str, dict[int, Path]] = {}
-    for path in args.results:
+    for arg in args.results:
+        path, tag = tagged(arg)
         try:
             results = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise SystemExit(f"{path}: {e}") from e
         for model, seeds in _runs(results, path).items():
-            runs.setdefault(model, {}).update(seeds)
+            name = f"{model}[{tag}]" if tag else model
+            twice = sorted(set(runs.get(name, {})) & set(seeds))
+            if twice:
+                raise SystemExit(f"{path}: {name} seed {twice[0]} is in an earlier file too "
+                                 f"(name this file's models with {path}=TAG)")  # fmt: skip
+            runs.setdefault(name, {}).update(seeds)
     rows = compare_seeds(runs, args.base, args.metrics)
     print(f"| model | metric | seed | {args.base} | model | diff | rel. | Wilcoxon p | t-test p |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -113,7 +133,7 @@ def main() -> None:
         print(f"| {r['model']} | {r['metric']} | {r['seed']} | {r['a']:.4f} | {r['b']:.4f} | "
               f"{r['diff']:+.4f} | {rel} | {tests} |")  # fmt: skip
     if args.json:
-        sources = [str(p) for p in args.results]
+        sources = list(args.results)
         args.json.write_text(json.dumps({"base": args.base, "sources": sources, "rows": rows},
                                         indent=2))  # fmt: skip
 

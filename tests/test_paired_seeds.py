@@ -48,3 +48,28 @@ def test_runs_need_run_directories(tmp_path: Path) -> None:
         mod._runs({}, tmp_path / "r.json")
     runs = mod._runs({"runs": [{"model": "bprmf", "seed": 1, "run": "/x/r1"}]}, tmp_path)
     assert runs == {"bprmf": {1: Path("/x/r1")}}
+
+
+def test_tagged_files_name_their_models_and_clashes_are_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mod = _module()
+    assert mod.tagged("a.json") == (Path("a.json"), "")
+    assert mod.tagged("a.json=mask") == (Path("a.json"), "mask")
+    odd = tmp_path / "x=y.json"
+    odd.write_text("{}")
+    assert mod.tagged(str(odd)) == (odd, "")  # an existing file's own name wins
+    with pytest.raises(SystemExit, match="FILE=TAG"):
+        mod.tagged("a.json=")
+    one = {"runs": [{"model": "lightgcn", "seed": 0, "run": str(tmp_path / "r0")}]}
+    for name in ("p.json", "q.json"):
+        (tmp_path / name).write_text(__import__("json").dumps(one))
+    p, q = str(tmp_path / "p.json"), str(tmp_path / "q.json")
+    monkeypatch.setattr("sys.argv", ["paired_seeds.py", p, q, "--base", "lightgcn"])
+    with pytest.raises(SystemExit, match=r"lightgcn seed 0 is in an earlier file too"):
+        mod.main()
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(mod, "compare_seeds", lambda runs, base, metrics: seen.update(runs) or [])
+    monkeypatch.setattr("sys.argv", ["paired_seeds.py", p, f"{q}=mask", "--base", "lightgcn"])
+    mod.main()
+    assert seen == {"lightgcn": {0: tmp_path / "r0"}, "lightgcn[mask]": {0: tmp_path / "r0"}}
