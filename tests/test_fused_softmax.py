@@ -4,6 +4,8 @@ loss and gradients as ``cross_entropy`` on the full logits."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -132,8 +134,12 @@ def test_masked_positives_match_cross_entropy_without_the_other_positives(
         losses.softmax_cf_loss(uv[ids], iv, pos, 0.3, None, sets)
 
 
-@pytest.mark.parametrize("model_name", ["lightgcn", "mmkgat"])
-def test_models_mask_their_training_positives(model_name: str) -> None:
+@pytest.mark.parametrize(
+    "model_name,kind",
+    [("lightgcn", "softmax"), ("mmkgat", "softmax"), ("lightgcn", "sampled_softmax"),
+     ("mmkgat", "sampled_softmax")],
+)  # fmt: skip
+def test_models_mask_their_training_positives(model_name: str, kind: str) -> None:
     """With ``mask_positives`` the model's softmax leaves out the users' other training items:
     a different loss from the plain softmax on the same weights, and no extra checkpoint keys."""
     from kg_ingest.synthetic import generate
@@ -147,9 +153,47 @@ def test_models_mask_their_training_positives(model_name: str) -> None:
     value = {}
     for mask in (False, True):
         torch.manual_seed(0)
-        extra = {"cf_loss": "softmax", "mask_positives": mask}
+        extra = {"cf_loss": kind, "mask_positives": mask}
         model = build(model_name, data, ModelConfig(dim=8, dropout=0.0, extra=extra))
-        value[mask] = float(model.cf_loss(users, pos, pos))
+        value[mask] = float(model.cf_loss(users, pos, pos).detach())
         keys = set(model.state_dict())
         assert not any(k.startswith("positives.") for k in keys)
     assert value[True] < value[False]  # fewer terms in every denominator
+
+
+def test_sampled_softmax_leaves_out_the_negatives_the_user_holds() -> None:
+    """``mask_positives`` under the sampled softmax: a sampled negative that is one of the
+    row's user's training items drops out of that row, as the row's own positive does."""
+    train = torch.tensor([[0, 1], [0, 2], [1, 0], [2, 3]]).numpy()
+    sets = losses.PositiveSets(train, n_users=3, n_items=5)
+    users, negs = torch.tensor([0, 1, 2]), torch.tensor([2, 0, 4, 3])
+    held = sets.holds(users, negs)
+    assert held.tolist() == [
+        [True, False, False, False],
+        [False, True, False, False],
+        [False, False, False, True],
+    ]
+    gen = torch.Generator().manual_seed(0)
+    uv, iv = torch.randn(3, 4, generator=gen), torch.randn(5, 4, generator=gen)
+    got = losses.softmax_objective(
+        "sampled_softmax", uv, iv, torch.tensor([1, 0, 3]), negs, 0.5, users, sets
+    )
+    u = F.normalize(uv, dim=-1) / 0.5
+    logits = u @ F.normalize(iv, dim=-1)[negs].T + math.log((5 - 1) / 4)
+    s_pos = (u * F.normalize(iv, dim=-1)[torch.tensor([1, 0, 3])]).sum(-1)
+    ref = torch.stack([
+        torch.logsumexp(torch.cat([s_pos[r : r + 1], logits[r][~held[r]]]), 0) - s_pos[r]
+        for r in range(3)
+    ]).mean()  # fmt: skip
+    torch.testing.assert_close(got, ref)
+
+
+def test_mask_positives_is_refused_under_bpr() -> None:
+    from kg_ingest.synthetic import generate
+    from recommend.data import export_from_graph_data
+    from recommend.models.base import ModelConfig, build
+    from recommend.train import recdata_from_export
+
+    data = recdata_from_export(export_from_graph_data(generate(30, 20, seed=0)))
+    with pytest.raises(ValueError, match="mask_positives applies to a softmax"):
+        build("lightgcn", data, ModelConfig(dim=8, extra={"mask_positives": True}))

@@ -67,7 +67,7 @@ class LightGCN(Recommender):
         self.emb = nn.Embedding(self.n_users + self.n_items, config.dim)
         nn.init.normal_(self.emb.weight, std=0.1)
         if self.options.mask_positives:
-            self.positives = PositiveSets(data.train, self.n_users)
+            self.positives = PositiveSets(data.train, self.n_users, self.n_items)
         tr = torch.as_tensor(data.train)
         self.register_buffer(
             "adj", sym_norm_adj(tr[:, 0], tr[:, 1] + self.n_users, self.n_users + self.n_items)

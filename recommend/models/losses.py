@@ -58,6 +58,8 @@ def cf_objective(model: str, options: CFObjectiveOptions) -> tuple[str, float]:
         )
     if not tau > 0:
         raise ValueError(f"{model}: tau must be > 0, not {tau}")
+    if options.mask_positives and kind == "bpr":
+        raise ValueError(f"{model}: mask_positives applies to a softmax cf_loss, not to 'bpr'")
     return kind, tau
 
 
@@ -96,14 +98,21 @@ def scored_vectors(kind: str, uv: Tensor, iv: Tensor) -> tuple[Tensor, Tensor]:
 
 def softmax_objective(
     kind: str, users: Tensor, items: Tensor, pos: Tensor, neg: Tensor, tau: float,
-    user_ids: Tensor | None = None, positives: tuple[Tensor, Tensor] | None = None,
+    user_ids: Tensor | None = None, positives: PositiveSets | None = None,
 ) -> Tensor:  # fmt: skip
     """:func:`softmax_cf_loss` or :func:`sampled_softmax_cf_loss`, by ``kind`` (``user_ids``:
     the batch's user ids, which let the full softmax score each distinct user once;
-    ``positives``: the users' training items, left out of the full softmax's denominators)."""
+    ``positives``: the users' training items, left out of the denominators; needs
+    ``user_ids``)."""
     if kind == "softmax":
-        return softmax_cf_loss(users, items, pos, tau, user_ids, positives)
-    return sampled_softmax_cf_loss(users, items, pos, neg, tau)
+        sets = None if positives is None else positives.sets
+        return softmax_cf_loss(users, items, pos, tau, user_ids, sets)
+    held = None
+    if positives is not None:
+        if user_ids is None:
+            raise ValueError("softmax_objective: positives need the batch's user_ids")
+        held = positives.holds(user_ids, neg.reshape(-1))
+    return sampled_softmax_cf_loss(users, items, pos, neg, tau, held=held)
 
 
 # logits held at once by the catalogue softmax: the batch's rows are taken in chunks of about
@@ -203,7 +212,7 @@ def softmax_cf_loss(
 
 def sampled_softmax_cf_loss(
     users: Tensor, items: Tensor, pos: Tensor, neg: Tensor, tau: float,
-    n_items: int | None = None,
+    n_items: int | None = None, held: Tensor | None = None,
 ) -> Tensor:  # fmt: skip
     """:func:`softmax_cf_loss` estimated from sampled negatives, for large catalogues.
 
@@ -217,14 +226,16 @@ def sampled_softmax_cf_loss(
     Shapes:
         users: ``[B, D]``; items: ``[n_items, D]``; pos: ``[B]``; neg: ``[B]`` or ``[B, N]``,
         indices into ``items``; n_items: the catalogue's size when ``items`` holds only the
-        batch's items (default: ``items.shape[0]``).
+        batch's items (default: ``items.shape[0]``); held: ``[B, neg.numel()]``, True where
+        the negative is one of the row's user's training items (left out; ``mask_positives``).
     """
     negs = neg.reshape(-1)
     n = items.shape[0] if n_items is None else n_items
     u = F.normalize(users, dim=-1) / tau
     s_pos = (u * F.normalize(items[pos], dim=-1)).sum(-1, keepdim=True)
     s_neg = u @ F.normalize(items[negs], dim=-1).T + math.log((n - 1) / negs.numel())
-    s_neg = s_neg.masked_fill(negs.unsqueeze(0) == pos.unsqueeze(1), float("-inf"))
+    drop = negs.unsqueeze(0) == pos.unsqueeze(1)
+    s_neg = s_neg.masked_fill(drop if held is None else drop | held, float("-inf"))
     return (torch.logsumexp(torch.cat([s_pos, s_neg], 1), 1) - s_pos.squeeze(1)).mean()
 
 
@@ -245,25 +256,37 @@ class PositiveSets(nn.Module):
     indptr: Tensor
     items: Tensor
 
-    def __init__(self, train: np.ndarray, n_users: int) -> None:
+    keys: Tensor
+
+    def __init__(self, train: np.ndarray, n_users: int, n_items: int) -> None:
         super().__init__()
         indptr, items = positive_sets(train, n_users)
+        self.n_items = n_items
         self.register_buffer("indptr", indptr, persistent=False)
         self.register_buffer("items", items, persistent=False)
+        users = torch.repeat_interleave(torch.arange(n_users), indptr.diff())
+        self.register_buffer("keys", users * n_items + items, persistent=False)  # ascending
 
     @property
     def sets(self) -> tuple[Tensor, Tensor]:
         return self.indptr, self.items
 
+    def holds(self, users: Tensor, items: Tensor) -> Tensor:
+        """Whether ``items[j]`` is a training item of ``users[i]``.
+        Shapes: users ``[B]``, items ``[S]`` -> ``[B, S]`` bool."""
+        keys = users.unsqueeze(1) * self.n_items + items.unsqueeze(0)
+        at = torch.searchsorted(self.keys, keys).clamp_max(max(len(self.keys) - 1, 0))
+        return self.keys[at] == keys if len(self.keys) else torch.zeros_like(keys, dtype=torch.bool)
 
-def masked_positives(model: nn.Module, options: CFObjectiveOptions) -> tuple[Tensor, Tensor] | None:
+
+def masked_positives(model: nn.Module, options: CFObjectiveOptions) -> PositiveSets | None:
     """The ``positives`` a model's full softmax leaves out (``options.mask_positives``), from its
     :class:`PositiveSets` submodule ``positives``; None when the option is off."""
     if not options.mask_positives:
         return None
     sets = model.get_submodule("positives")
     assert isinstance(sets, PositiveSets)
-    return sets.sets
+    return sets
 
 
 def _positive_pairs(positives: tuple[Tensor, Tensor], users: Tensor) -> tuple[Tensor, Tensor]:

@@ -155,7 +155,7 @@ class MMKGAT(Recommender):
         )  # fmt: skip
 
         if opts.mask_positives:
-            self.positives = PositiveSets(data.train, self.n_users)
+            self.positives = PositiveSets(data.train, self.n_users, self.n_items)
         self.emb_u = nn.Embedding(n_ent_u, dim)
         self.emb_i = nn.Embedding(n_ent_i, dim)
         nn.init.xavier_uniform_(self.emb_u.weight)
@@ -309,7 +309,9 @@ class MMKGAT(Recommender):
         b = users.numel()
         cl = self.graph_contrast(u[first_rows(users)[0]], it) if self.options.cl_weight else 0.0
         if self.cf_objective == "sampled_softmax":
-            loss = sampled_softmax_cf_loss(u, it, inv[:b], inv[b:], self.tau, n_items=self.n_items)
+            sets = masked_positives(self, self.options)
+            held = None if sets is None else sets.holds(users, neg.reshape(-1))
+            loss = sampled_softmax_cf_loss(u, it, inv[:b], inv[b:], self.tau, self.n_items, held)
             return loss + cl + self.config.l2 * self._ego_reg(users, pos) / (2 * b)
         p, n = it[inv[:b]], it[inv[b:]].view(*neg.shape, -1)
         s_pos = (u * p).sum(-1)
