@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from recommend.metrics.ranking import csr
 from recommend.models import losses
 
 
@@ -124,7 +125,7 @@ def test_masked_positives_match_cross_entropy_without_the_other_positives(
     others[torch.arange(len(ids)), pos] = False
     ref = F.cross_entropy(logits.masked_fill(others, float("-inf")), pos)
     g_ref = torch.autograd.grad(ref, [uv, iv])
-    sets = losses.positive_sets(train[::-1].copy(), n_users)  # any order of the pairs
+    sets = csr(train[::-1].copy(), n_users)  # any order of the pairs
     got = losses.softmax_cf_loss(uv[ids], iv, pos, 0.3, ids, sets)
     g_got = torch.autograd.grad(got, [uv, iv])
     torch.testing.assert_close(got, ref)

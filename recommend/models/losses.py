@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from recommend.metrics.ranking import csr, gather_rows
 from recommend.models.base import ModelOptions, option
 
 
@@ -38,8 +39,8 @@ class CFObjectiveOptions(ModelOptions):
     tau: float = option(0.2, "temperature of the softmax objectives (> 0)")
     mask_positives: bool = option(
         False,
-        "the full softmax leaves a user's other training items out of each row's denominator "
-        "(they are not negatives): each positive is contrasted with the user's non-items only",
+        "the softmax (full or sampled) leaves a user's other training items out of each row's "
+        "denominator (they are not negatives): a positive is contrasted with non-items only",
     )
 
 
@@ -107,11 +108,7 @@ def softmax_objective(
     if kind == "softmax":
         sets = None if positives is None else positives.sets
         return softmax_cf_loss(users, items, pos, tau, user_ids, sets)
-    held = None
-    if positives is not None:
-        if user_ids is None:
-            raise ValueError("softmax_objective: positives need the batch's user_ids")
-        held = positives.holds(user_ids, neg.reshape(-1))
+    held = held_negatives(positives, user_ids, neg)
     return sampled_softmax_cf_loss(users, items, pos, neg, tau, held=held)
 
 
@@ -144,9 +141,8 @@ class _CatalogueLogSumExp(torch.autograd.Function):
             x = uc @ items.T  # [c, n_items]
             m = x.max(1, keepdim=True).values
             x.sub_(m).exp_()  # in place: x is exp(logit - max) from here on
-            if masked is not None:  # (row, item) pairs left out of the sum, rows sorted
-                lo, hi = torch.searchsorted(masked[0], torch.tensor([s, s + step]).to(w.device))
-                x[masked[0][lo:hi] - s, masked[1][lo:hi]] = 0.0
+            if masked is not None:  # (row, item) pairs left out of the sum
+                x[_chunk_pairs(masked, s, step)] = 0.0
             z = x.sum(1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
             total = total + (wc * (m + z.log()).squeeze(1)).sum()
             if gu is not None and gi is not None:
@@ -188,7 +184,7 @@ def softmax_cf_loss(
     Shapes:
         users: ``[B, D]`` the batch's user vectors; items: ``[n_items, D]``; pos: ``[B]``;
         user_ids: ``[B]``, the users the rows belong to (equal ids, equal rows), or None.
-        positives: every user's training items (:func:`positive_sets`): each row's
+        positives: every user's training items as a CSR (``PositiveSets.sets``): each row's
             denominator is then its positive and the items outside the user's set
             (``mask_positives``); needs ``user_ids``.
     """
@@ -239,28 +235,18 @@ def sampled_softmax_cf_loss(
     return (torch.logsumexp(torch.cat([s_pos, s_neg], 1), 1) - s_pos.squeeze(1)).mean()
 
 
-def positive_sets(train: np.ndarray, n_users: int) -> tuple[Tensor, Tensor]:
-    """Each user's training items as a CSR: ``(indptr [n_users + 1], items [N])``, items
-    sorted within a user. Shapes: train ``[N, 2]`` (user, item) pairs."""
-    pairs = np.asarray(train, dtype=np.int64).reshape(-1, 2)
-    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
-    indptr = np.zeros(n_users + 1, dtype=np.int64)
-    np.cumsum(np.bincount(pairs[:, 0], minlength=n_users), out=indptr[1:])
-    return torch.as_tensor(indptr), torch.as_tensor(pairs[order, 1])
-
-
 class PositiveSets(nn.Module):
-    """:func:`positive_sets` held as non-persistent buffers, so that they move with the model
-    and stay out of its checkpoints (they are rebuilt from the training data)."""
+    """Each user's training items: a CSR (:func:`recommend.metrics.ranking.csr`) and the
+    sorted keys ``user * n_items + item``, held as non-persistent buffers, so that they move
+    with the model and stay out of its checkpoints (they are rebuilt from the training data)."""
 
     indptr: Tensor
     items: Tensor
-
     keys: Tensor
 
     def __init__(self, train: np.ndarray, n_users: int, n_items: int) -> None:
         super().__init__()
-        indptr, items = positive_sets(train, n_users)
+        indptr, items = csr(train, n_users)
         self.n_items = n_items
         self.register_buffer("indptr", indptr, persistent=False)
         self.register_buffer("items", items, persistent=False)
@@ -279,6 +265,18 @@ class PositiveSets(nn.Module):
         return self.keys[at] == keys if len(self.keys) else torch.zeros_like(keys, dtype=torch.bool)
 
 
+def held_negatives(
+    positives: PositiveSets | None, user_ids: Tensor | None, neg: Tensor
+) -> Tensor | None:
+    """:meth:`PositiveSets.holds` for the batch's shared negatives (``neg`` flattened), the
+    ``held`` of :func:`sampled_softmax_cf_loss`; None without ``positives``."""
+    if positives is None:
+        return None
+    if user_ids is None:
+        raise ValueError("the sampled softmax's positives need the batch's user_ids")
+    return positives.holds(user_ids, neg.reshape(-1))
+
+
 def masked_positives(model: nn.Module, options: CFObjectiveOptions) -> PositiveSets | None:
     """The ``positives`` a model's full softmax leaves out (``options.mask_positives``), from its
     :class:`PositiveSets` submodule ``positives``; None when the option is off."""
@@ -289,15 +287,12 @@ def masked_positives(model: nn.Module, options: CFObjectiveOptions) -> PositiveS
     return sets
 
 
-def _positive_pairs(positives: tuple[Tensor, Tensor], users: Tensor) -> tuple[Tensor, Tensor]:
-    """(row, item) for every training item of ``users[row]``, rows ascending."""
-    indptr, items = positives
-    start, count = indptr[users], indptr[users + 1] - indptr[users]
-    rows = torch.repeat_interleave(torch.arange(len(users), device=users.device), count)
-    offset = torch.arange(len(rows), device=users.device) - torch.repeat_interleave(
-        torch.cumsum(count, 0) - count, count
-    )
-    return rows, items[start[rows] + offset]
+def _chunk_pairs(masked: tuple[Tensor, Tensor], s: int, step: int) -> tuple[Tensor, Tensor]:
+    """The (row, item) pairs of ``masked`` (rows ascending) in rows ``s .. s + step - 1``, as
+    an index into that chunk's ``[step, n_items]`` logits."""
+    rows, cols = masked
+    lo, hi = torch.searchsorted(rows, torch.tensor([s, s + step], device=rows.device)).tolist()
+    return rows[lo:hi] - s, cols[lo:hi]
 
 
 @torch.no_grad()
@@ -308,8 +303,7 @@ def _masked_logsumexp(rows: Tensor, items: Tensor, masked: tuple[Tensor, Tensor]
     step = max(1, _CHUNK_ELEMENTS // max(1, items.shape[0]))
     for s in range(0, rows.shape[0], step):
         x = rows[s : s + step] @ items.T
-        lo, hi = torch.searchsorted(masked[0], torch.tensor([s, s + step]).to(rows.device))
-        x[masked[0][lo:hi] - s, masked[1][lo:hi]] = float("-inf")
+        x[_chunk_pairs(masked, s, step)] = float("-inf")
         out[s : s + step] = torch.logsumexp(x, 1)
     return out
 
@@ -323,11 +317,11 @@ def _masked_softmax_loss(
     gradient; its gradient, ``Σ_r σ(L_j - s_r) ∂L_j``, then flows through
     :class:`_CatalogueLogSumExp` weighted by those sigmoids, and the detached correction
     makes the value exact."""
-    uniq, inv = torch.unique(user_ids, return_inverse=True)
-    first = torch.empty(len(uniq), dtype=torch.long, device=u.device)
-    first.scatter_(0, inv, torch.arange(len(user_ids), device=u.device))
+    first, _ = first_rows(user_ids)
+    uniq = user_ids[first]  # ascending
+    inv = torch.searchsorted(uniq, user_ids)
     rows = u[first]
-    masked = _positive_pairs(positives, uniq)
+    masked = gather_rows(*positives, uniq)
     lse = _masked_logsumexp(rows.detach(), it.detach(), masked)[inv]  # [B], no gradient
     p_neg = torch.sigmoid(lse - s_pos.detach())  # ∂ logaddexp(L, s) / ∂L
     b = u.shape[0]

@@ -20,6 +20,7 @@ from recommend.models.losses import (
     bpr_loss,
     cf_objective,
     first_rows,
+    held_negatives,
     masked_positives,
     sampled_softmax_cf_loss,
     scored_vectors,
@@ -309,8 +310,7 @@ class MMKGAT(Recommender):
         b = users.numel()
         cl = self.graph_contrast(u[first_rows(users)[0]], it) if self.options.cl_weight else 0.0
         if self.cf_objective == "sampled_softmax":
-            sets = masked_positives(self, self.options)
-            held = None if sets is None else sets.holds(users, neg.reshape(-1))
+            held = held_negatives(masked_positives(self, self.options), users, neg)
             loss = sampled_softmax_cf_loss(u, it, inv[:b], inv[b:], self.tau, self.n_items, held)
             return loss + cl + self.config.l2 * self._ego_reg(users, pos) / (2 * b)
         p, n = it[inv[:b]], it[inv[b:]].view(*neg.shape, -1)
