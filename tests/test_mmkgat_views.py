@@ -1,5 +1,6 @@
-"""MMKGAT's two collaborative KGs as contrastive views (``cl_weight``) and its user-side graph
-without the users' attributes (``user_attributes``)."""
+"""MMKGAT's two collaborative KGs as contrastive views (``cl_weight``), its user-side graph
+without the users' attributes (``user_attributes``) and SimGCL's noise on its propagation
+(``noise``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from recommend.models import ModelConfig, build
+from recommend.models.encoder import perturb
 from recommend.models.simgcl import info_nce
 from tests.test_models import N_USERS, planted_data
 
@@ -95,3 +97,30 @@ def test_default_has_no_contrast() -> None:
     uv, iv = model.propagate()
     assert float(model.graph_contrast(uv[users], iv[pos])) == 0.0
     assert np.isclose(model.options.cl_tau, 0.2)
+
+
+def test_perturb_moves_each_row_by_eps_within_its_hyperoctant() -> None:
+    x = torch.randn(50, 8, generator=torch.Generator().manual_seed(0))
+    moved = perturb(x, 0.1)
+    torch.testing.assert_close((moved - x).norm(dim=1), torch.full((50,), 0.1))
+    assert torch.equal(torch.sign(moved - x), torch.sign(x))  # no coordinate flips
+    assert perturb(x, 0.0) is x
+
+
+def test_noise_perturbs_training_propagation_only() -> None:
+    users, pos, neg = _batch()
+    plain, noisy = _mmkgat(), _mmkgat(noise=0.05)
+    noisy.load_state_dict(plain.state_dict())
+    assert noisy.enc_u.noise == noisy.enc_i.noise == 0.05 and plain.enc_u.noise == 0.0
+    torch.manual_seed(2)
+    base = plain.cf_loss(users, pos, neg)
+    torch.manual_seed(2)
+    loss = noisy.cf_loss(users, pos, neg)
+    assert abs(float(loss - base)) > 1e-4  # the noise reached the loss
+    loss.backward()
+    assert noisy.emb_i.weight.grad is not None and noisy.emb_i.weight.grad.abs().sum() > 0
+    plain.eval(), noisy.eval()
+    with torch.no_grad():  # scoring is clean: the same weights score alike
+        torch.testing.assert_close(noisy.score_all(users[:5]), plain.score_all(users[:5]))
+    with pytest.raises(ValueError, match="noise must be >= 0"):
+        _mmkgat(noise=-0.1)

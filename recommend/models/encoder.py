@@ -15,6 +15,18 @@ from recommend.models.sparse import CSRPattern, spmm
 from recommend.models.transr import TransR
 
 
+def perturb(x: Tensor, eps: float) -> Tensor:
+    """``x`` moved by ``Δ = eps · sign(x) ⊙ r / ‖r‖``, ``r ~ U(0, 1)^d`` per row (SimGCL eq 7:
+    a step of length ``eps`` into the row's own hyperoctant, so the noise turns a vector by a
+    small angle without flipping it); ``x`` itself when ``eps`` is 0.
+
+    Shapes: ``[n, d]`` -> ``[n, d]``.
+    """
+    if eps == 0:
+        return x
+    return x + eps * torch.sign(x) * F.normalize(torch.rand_like(x), dim=-1)
+
+
 class MessageDropout(nn.Module):
     """Inverted dropout (:class:`torch.nn.Dropout`'s), with its mask drawn as ``uniform >= p``.
 
@@ -159,6 +171,8 @@ class CKGEncoder(nn.Module):
             attention under ``degree_norm`` (default: none). For feature entities that belong
             to one item each (multimodal nodes): scaled by ``sqrt(deg h / 1)`` they would
             outweigh the item's whole neighbourhood.
+        noise: length of SimGCL's noise (:func:`perturb`) added to every propagated layer
+            in training mode (default: 0, none).
 
     Shapes:
         forward(ego): ``[N, dim]`` -> ``[layers + 1, N, dim]`` (layer 0 is ``ego``).
@@ -177,8 +191,11 @@ class CKGEncoder(nn.Module):
         degree_norm: bool = False,
         aggregator: str = "bi",
         plain: Tensor | None = None,
+        noise: float = 0.0,
     ) -> None:
         super().__init__()
+        if not noise >= 0:
+            raise ValueError(f"noise must be >= 0, not {noise}")
         self.n_entities = graph.n_entities
         self.register_buffer("edges", graph.edges)
         # with degree_norm an edge's weight is π(h, r, t) · sqrt(deg h / deg t): uniform
@@ -198,6 +215,9 @@ class CKGEncoder(nn.Module):
             BiInteraction(dim, dim, dropout) if aggregator == "bi" else LinearAggregator(dropout)
             for _ in range(layers)
         )
+        # SimGCL's perturbation (:func:`perturb`) of every propagated layer while training,
+        # before it feeds the next one (0: off)
+        self.noise = float(noise)
         self._patterns: tuple[CSRPattern, CSRPattern] | None = None
         # placeholders until the first refresh; the owner must call refresh(ego) once built
         self.adj: Tensor = torch.empty(0)
@@ -259,8 +279,9 @@ class CKGEncoder(nn.Module):
             self.refresh(ego.detach())
         states = [ego]
         x = ego
+        eps = self.noise if self.training else 0.0
         for agg in self.aggs:
-            x = agg(x, spmm(self.adj, self.adj_t, x))
+            x = perturb(agg(x, spmm(self.adj, self.adj_t, x)), eps)
             states.append(F.normalize(x, dim=1) if normalize else x)
         return torch.stack(states)
 
@@ -294,12 +315,12 @@ class CKGEncoder(nn.Module):
         if self.stale(ego):
             self.refresh(ego.detach())
         states = [ego[rows]]
-        x = ego
+        x, eps = ego, self.noise if self.training else 0.0
         for agg in self.aggs[:-1]:
-            x = agg(x, spmm(self.adj, self.adj_t, x))
+            x = perturb(agg(x, spmm(self.adj, self.adj_t, x)), eps)
             states.append(F.normalize(x[rows], dim=1) if normalize else x[rows])
         a, a_t = row_block(self.adj, rows)
-        x = self.aggs[-1](x[rows], spmm(a, a_t, x))
+        x = perturb(self.aggs[-1](x[rows], spmm(a, a_t, x)), eps)
         states.append(F.normalize(x, dim=1) if normalize else x)
         return torch.stack(states)
 
@@ -318,11 +339,11 @@ class CKGEncoder(nn.Module):
             raise ValueError(f"{blocks.hops}-hop blocks for a {n_layers}-layer encoder")
         n0 = blocks.sizes[0]
         states = [ego[:n0]]
-        x = ego
+        x, eps = ego, self.noise if self.training else 0.0
         for layer, agg in enumerate(self.aggs):
             k = n_layers - layer  # x holds the nodes within k hops; block k maps them to k-1
             a, a_t = blocks.matrices[k - 1]
-            x = agg(x[: blocks.sizes[k - 1]], spmm(a, a_t, x))
+            x = perturb(agg(x[: blocks.sizes[k - 1]], spmm(a, a_t, x)), eps)
             states.append((F.normalize(x, dim=1) if normalize else x)[:n0])
         return torch.stack(states)[:, blocks.seed_index]
 

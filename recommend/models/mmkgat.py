@@ -78,7 +78,8 @@ class MMKGAT(Recommender):
             entities' edges keep their plain attention; ``"scaled"``),
             ``extra["user_attributes"]`` (default: True, the paper's ``G_u``; False in
             :attr:`defaults`), ``extra["cl_weight"]`` (default: 0; the InfoNCE between a
-            node's states in the two graphs, :meth:`graph_contrast`) and ``extra["cl_tau"]``.
+            node's states in the two graphs, :meth:`graph_contrast`) and ``extra["cl_tau"]``;
+            ``extra["noise"]`` (default: 0; SimGCL's perturbation of each propagated layer).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
@@ -115,8 +116,7 @@ class MMKGAT(Recommender):
     def __init__(self, data: RecData, config: ModelConfig) -> None:
         super().__init__(data, config)
         opts = self.options
-        self.fusion = opts.fusion
-        self.normalize = opts.normalize
+        self.fusion, self.normalize = opts.fusion, opts.normalize
         self.reg = opts.reg
         self.transr_on = opts.transr_on
         self.cf_objective, self.tau = cf_objective(self.name, opts)
@@ -130,7 +130,8 @@ class MMKGAT(Recommender):
         if opts.sampler == "neighbour" and self.cf_objective == "softmax":
             self.cf_objective = "sampled_softmax"  # the full one needs every item's vector
         dim, n_kinds = config.dim, len(data.kind_names)
-        enc_opts: dict[str, Any] = {"degree_norm": opts.degree_norm, "aggregator": opts.aggregator}
+        enc_opts: dict[str, Any] = {"degree_norm": opts.degree_norm, "aggregator": opts.aggregator,
+                                    "noise": opts.noise}  # fmt: skip
         inter = np.asarray(data.train_kinds_all, dtype=np.int64)
 
         user_kg = data.user_kg if opts.user_attributes else without_triples(data.user_kg)
@@ -207,9 +208,7 @@ class MMKGAT(Recommender):
     def _fuse(self, states: Tensor, att: LayerAttention | None) -> Tensor:
         if self.fusion == "concat":
             return states.permute(1, 0, 2).reshape(states.shape[1], -1)
-        if self.fusion == "mean" or att is None:
-            return states.mean(0)
-        return att(states)
+        return states.mean(0) if self.fusion == "mean" or att is None else att(states)
 
     def propagate(self) -> tuple[Tensor, Tensor]:
         """User and item vectors: each graph's fused states, the two graphs concatenated.

@@ -76,6 +76,11 @@ class MMKGATOptions(CFObjectiveOptions, nb.SamplerOptions):
         "and in the item-side graph) beside the CF loss (0: off)",
     )
     cl_tau: float = option(0.2, "temperature of that InfoNCE (> 0)")
+    noise: float = option(
+        0.0,
+        "length eps of SimGCL's noise added to every propagated layer of both graphs while "
+        "training (>= 0; 0: off), a push towards uniformly spread vectors",
+    )
     full_softmax_items: int = option(
         20_000,
         "the most items the softmax objective ranks whole: above, cf_loss 'softmax' is "

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from recommend.data import RecData
 from recommend.models.base import ModelConfig, ModelOptions, Recommender, option, register
+from recommend.models.encoder import perturb
 from recommend.models.losses import inner_product_bpr
 from recommend.models.search import IntRange, LogUniform, Uniform, shared
 from recommend.models.sparse import spmm, sym_norm_adj
@@ -25,9 +26,8 @@ from recommend.models.sparse import spmm, sym_norm_adj
 
 def noisy_layers(adj: Tensor, ego: Tensor, layers: int, eps: float) -> list[Tensor]:
     """LightGCN's layers ``E^{(1)} … E^{(L)}`` of ``ego`` over the symmetric ``adj``, each
-    (when ``eps > 0``) moved by ``Δ = eps · sign(E) ⊙ r / ‖r‖``, ``r ~ U(0, 1)^d`` per row
-    (SimGCL eq 7: a step of length ``eps`` into the row's own hyperoctant, so the noise turns
-    a vector by a small angle without flipping it); the noisy layer feeds the next one.
+    (when ``eps > 0``) moved by :func:`~recommend.models.encoder.perturb` (SimGCL eq 7); the
+    noisy layer feeds the next one.
 
     Shapes:
         adj: CSR ``[n, n]``; ego: ``[n, d]``; returns ``layers`` tensors ``[n, d]``.
@@ -35,9 +35,7 @@ def noisy_layers(adj: Tensor, ego: Tensor, layers: int, eps: float) -> list[Tens
     out = []
     x = ego
     for _ in range(layers):
-        x = spmm(adj, adj, x)  # symmetric: Aᵀ = A
-        if eps > 0:
-            x = x + eps * torch.sign(x) * F.normalize(torch.rand_like(x), dim=-1)
+        x = perturb(spmm(adj, adj, x), eps)  # symmetric: Aᵀ = A
         out.append(x)
     return out
 
