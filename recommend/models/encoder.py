@@ -253,6 +253,11 @@ class CKGEncoder(nn.Module):
             start = stop
         return att
 
+    @property
+    def train_noise(self) -> float:
+        """:attr:`noise` in training mode, 0 in evaluation mode."""
+        return self.noise if self.training else 0.0
+
     def stale(self, ego: Tensor) -> bool:
         """Whether the propagation matrices must be (re)built before use with ``ego``: on
         first use, or after the module moved to another device."""
@@ -278,8 +283,7 @@ class CKGEncoder(nn.Module):
         if self.stale(ego):
             self.refresh(ego.detach())
         states = [ego]
-        x = ego
-        eps = self.noise if self.training else 0.0
+        x, eps = ego, self.train_noise
         for agg in self.aggs:
             x = perturb(agg(x, spmm(self.adj, self.adj_t, x)), eps)
             states.append(F.normalize(x, dim=1) if normalize else x)
@@ -315,7 +319,7 @@ class CKGEncoder(nn.Module):
         if self.stale(ego):
             self.refresh(ego.detach())
         states = [ego[rows]]
-        x, eps = ego, self.noise if self.training else 0.0
+        x, eps = ego, self.train_noise
         for agg in self.aggs[:-1]:
             x = perturb(agg(x, spmm(self.adj, self.adj_t, x)), eps)
             states.append(F.normalize(x[rows], dim=1) if normalize else x[rows])
@@ -339,7 +343,7 @@ class CKGEncoder(nn.Module):
             raise ValueError(f"{blocks.hops}-hop blocks for a {n_layers}-layer encoder")
         n0 = blocks.sizes[0]
         states = [ego[:n0]]
-        x, eps = ego, self.noise if self.training else 0.0
+        x, eps = ego, self.train_noise
         for layer, agg in enumerate(self.aggs):
             k = n_layers - layer  # x holds the nodes within k hops; block k maps them to k-1
             a, a_t = blocks.matrices[k - 1]
