@@ -1,6 +1,6 @@
 """MMKGAT's two collaborative KGs as contrastive views (``cl_weight``), its user-side graph
-without the users' attributes (``user_attributes``) and SimGCL's noise on its propagation
-(``noise``)."""
+without the users' attributes (``user_attributes``), SimGCL's noise on its propagation
+(``noise``) and XSimGCL's cross-layer contrast (``xcl_weight``)."""
 
 from __future__ import annotations
 
@@ -124,3 +124,74 @@ def test_noise_perturbs_training_propagation_only() -> None:
         torch.testing.assert_close(noisy.score_all(users[:5]), plain.score_all(users[:5]))
     with pytest.raises(ValueError, match="noise must be >= 0"):
         _mmkgat(noise=-0.1)
+
+
+def _layer_vectors(model: Any, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every user's and item's two graph states at ``layer``, concatenated as the fused ones."""
+    su = model.enc_u(model.ego_u(), model.normalize)[layer]
+    si = model.enc_i(model.ego_i(), model.normalize)[layer]
+    users = torch.cat([su[: model.n_users], si[model.user_offset_i :]], dim=1)
+    return users, torch.cat([su[model.item_offset_u :], si[: model.n_items]], dim=1)
+
+
+@pytest.mark.parametrize(
+    ("cf_loss", "sampler", "layer"),
+    [("softmax", "full", 1), ("sampled_softmax", "full", 0), ("bpr", "full", 2),
+     ("bpr", "neighbour", 1)],
+)  # fmt: skip
+def test_cross_layer_contrast_adds_the_infonce_of_fused_against_one_layer(
+    cf_loss: str, sampler: str, layer: int
+) -> None:
+    users, pos, neg = _batch()
+    extra: dict[str, Any] = {"cf_loss": cf_loss, "sampler": sampler, "fanout": -1}
+    plain = _mmkgat(**extra)
+    xcl = _mmkgat(**extra, xcl_weight=0.4, xcl_layer=layer, xcl_tau=0.3)
+    xcl.load_state_dict(plain.state_dict())
+    torch.manual_seed(2)
+    base = plain.cf_loss(users, pos, neg)
+    torch.manual_seed(2)
+    with_xcl = xcl.cf_loss(users, pos, neg)
+    uv, iv = plain.propagate()
+    lu, li = _layer_vectors(plain, layer)
+    items = torch.unique(pos) if cf_loss == "softmax" else torch.unique(torch.cat([pos, neg]))
+    u = torch.unique(users)
+    expected = 0.4 * (info_nce(uv[u], lu[u], 0.3) + info_nce(iv[items], li[items], 0.3))
+    assert float(expected) > 0.1
+    torch.testing.assert_close(with_xcl - base, expected, rtol=1e-4, atol=1e-5)
+    with_xcl.backward()
+    assert xcl.emb_i.weight.grad is not None and xcl.emb_i.weight.grad.abs().sum() > 0
+    plain.eval(), xcl.eval()
+    with torch.no_grad():  # a training term only: the same weights score alike
+        torch.testing.assert_close(xcl.score_all(users[:5]), plain.score_all(users[:5]))
+
+
+def test_cross_layer_contrast_pulls_fused_vectors_towards_their_layer() -> None:
+    users, pos, neg = _batch()
+    model = _mmkgat(xcl_weight=2.0, xcl_layer=0, noise=0.05)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+
+    def agreement() -> float:  # mean cosine of each user's fused vector and its layer 0
+        with torch.no_grad():
+            model.eval()
+            uv, _ = model.propagate()
+            lu, _ = _layer_vectors(model, 0)
+            model.train()
+        return float(torch.nn.functional.cosine_similarity(uv, lu).mean())
+
+    before = agreement()
+    for _ in range(30):
+        opt.zero_grad()
+        model.cf_loss(users, pos, neg).backward()
+        opt.step()
+    assert agreement() > before + 0.1
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [({"xcl_weight": -1.0}, "xcl_weight"), ({"xcl_weight": 0.1, "fusion": "concat"}, "xcl_weight"),
+     ({"xcl_tau": 0.0}, "xcl_tau"), ({"xcl_layer": 3}, "xcl_layer"),
+     ({"xcl_layer": -1}, "xcl_layer")],
+)  # fmt: skip
+def test_cross_layer_settings_out_of_range_are_refused(extra: dict[str, Any], key: str) -> None:
+    with pytest.raises(ValueError, match=f"mmkgat: {key} must be"):
+        _mmkgat(**extra)

@@ -28,6 +28,7 @@ from recommend.models.losses import (
 )
 from recommend.models.mmkgat_options import (
     MMKGATOptions,
+    modal_rows,
     side_graph,
     without_modal,
     without_triples,
@@ -58,28 +59,11 @@ class MMKGAT(Recommender):
         config: ``dim`` (default: 64, per graph; the score uses the two graphs' vectors
             concatenated), ``layers`` (default: 3, the paper's best), ``dropout`` (default: 0.1),
             ``l2`` (default: 1e-4, λ on the batch's layer-0 embeddings), ``kg_l2`` (default:
-            1e-5), ``extra``: :class:`MMKGATOptions`: ``extra["fusion"]`` (default:
-            ``"attention"``; ``"mean"`` or ``"concat"``),
-            ``extra["normalize"]`` (default: False; L2-normalise each layer's state),
-            ``extra["reg"]`` (default: ``"ego"``; ``"final"`` puts λ on the fused vectors),
-            ``extra["degree_norm"]`` (default: False; True in :attr:`defaults`: π times
-            ``sqrt(deg h / deg t)``), ``extra["aggregator"]`` (default: ``"bi"``, eq 14;
-            ``"linear"``), ``extra["transr_on"]`` (default: ``"ckg"``; ``"kg"`` trains TransR
-            on each graph's KG triples only; ``"ckg_rel"`` on the whole graph, but interaction
-            triples move only their relation's parameters, not the entities),
-            ``extra["cf_loss"]`` (default: ``"bpr"``, eq 15; ``"softmax"`` in
-            :attr:`defaults`; ``"sampled_softmax"`` for large catalogues, and what
-            ``"softmax"`` becomes above ``extra["full_softmax_items"]``, default 20,000
-            items), ``extra["tau"]`` (default: 0.2), ``extra["sampler"]`` (default: ``"full"``;
-            ``"neighbour"`` trains on sampled neighbourhoods of ``extra["fanout"]``, default 10),
-            ``extra["modalities"]`` (default: ``"nodes"``, the paper's feature entities;
-            ``"items"`` adds the projected features to the items' layer 0; ``"off"``),
-            ``extra["modal_degree"]`` (default: ``"plain"``: under ``degree_norm`` the feature
-            entities' edges keep their plain attention; ``"scaled"``),
-            ``extra["user_attributes"]`` (default: True, the paper's ``G_u``; False in
-            :attr:`defaults`), ``extra["cl_weight"]`` (default: 0; the InfoNCE between a
-            node's states in the two graphs, :meth:`graph_contrast`) and ``extra["cl_tau"]``;
-            ``extra["noise"]`` (default: 0; SimGCL's perturbation of each propagated layer).
+            1e-5), ``extra``: :class:`MMKGATOptions` (each option's default and meaning are
+            its fields'; among them the layer fusion, the CF objective and its temperature,
+            the sampler, where multimodal features enter, and the contrastive terms:
+            ``cl_weight`` for :meth:`graph_contrast`, ``noise`` for SimGCL's perturbation,
+            ``xcl_weight`` for XSimGCL's cross-layer InfoNCE, :meth:`contrasts`).
 
     Shapes:
         users, pos: ``[B]``; neg: ``[B]`` or ``[B, N]``; score_all(users): ``[B, n_items]``;
@@ -120,10 +104,7 @@ class MMKGAT(Recommender):
         self.reg = opts.reg
         self.transr_on = opts.transr_on
         self.cf_objective, self.tau = cf_objective(self.name, opts)
-        if not opts.cl_weight >= 0:
-            raise ValueError(f"{self.name}: cl_weight must be >= 0, not {opts.cl_weight}")
-        if not opts.cl_tau > 0:
-            raise ValueError(f"{self.name}: cl_tau must be > 0, not {opts.cl_tau}")
+        opts.check(self.name, config.layers)
         if self.cf_objective == "softmax" and self.n_items > opts.full_softmax_items:
             self.cf_objective = "sampled_softmax"  # the full one costs [B, n_items] a step
         self.fanouts = nb.layer_fanouts(opts.fanout, config.layers, self.name)
@@ -167,16 +148,7 @@ class MMKGAT(Recommender):
         # unused; "items": each item's layer-0 embedding plus Linear(its feature vector)
         self.modal = nn.ModuleDict()
         self.modal_labels: list[str] = []
-        if self.modalities == "nodes":
-            modal_rows = dict(data.item_kg.entity_features)
-        elif self.modalities == "items":
-            modal_rows = {
-                label: (np.flatnonzero(np.abs(x).sum(1) > 0), x[np.abs(x).sum(1) > 0])
-                for label, x in data.item_features.items()
-            }
-        else:
-            modal_rows = {}
-        for label, (ids, feats) in modal_rows.items():
+        for label, (ids, feats) in modal_rows(data, self.modalities).items():
             key = f"m{len(self.modal_labels)}"
             self.modal[key] = nn.Linear(feats.shape[1], dim)
             self.register_buffer(f"{key}_ids", torch.as_tensor(np.asarray(ids, np.int64)))
@@ -205,7 +177,10 @@ class MMKGAT(Recommender):
         return ego
 
     # --- propagation -----------------------------------------------------------------------
-    def _fuse(self, states: Tensor, att: LayerAttention | None) -> Tensor:
+    def _fuse(self, states: Tensor, graph: int) -> Tensor:
+        """One graph's (0: ``G_u``, 1: ``G_i``) layer states fused.
+        Shapes: ``[L+1, N, dim]`` -> ``[N, D']``."""
+        att: LayerAttention | None = getattr(self, ("att_u", "att_i")[graph], None)
         if self.fusion == "concat":
             return states.permute(1, 0, 2).reshape(states.shape[1], -1)
         return states.mean(0) if self.fusion == "mean" or att is None else att(states)
@@ -216,8 +191,8 @@ class MMKGAT(Recommender):
         Shapes: ``([n_users, D], [n_items, D])`` with ``D = 2 * dim`` (``2 * dim * (L+1)``
         for concat fusion).
         """
-        su = self._fuse(self.enc_u(self.ego_u(), self.normalize), getattr(self, "att_u", None))
-        si = self._fuse(self.enc_i(self.ego_i(), self.normalize), getattr(self, "att_i", None))
+        su = self._fuse(self.enc_u(self.ego_u(), self.normalize), 0)
+        si = self._fuse(self.enc_i(self.ego_i(), self.normalize), 1)
         users = torch.cat([su[: self.n_users], si[self.user_offset_i :]], dim=1)
         items = torch.cat([su[self.item_offset_u :], si[: self.n_items]], dim=1)
         return users, items
@@ -248,19 +223,50 @@ class MMKGAT(Recommender):
         their distinct rows, and in a graph where those are few the last layer is computed for
         them alone (:meth:`CKGEncoder.states_of`: the same rows at a fraction of the cost).
         Shapes: users ``[B]``, items ``[K]`` -> ``([B, D], [K, D])``."""
+        return self._vectors(self._graph_states(users, items), users.numel())
+
+    def _graph_states(self, users: Tensor, items: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """Per graph, the layer states of the batch's distinct rows and where each of
+        ``users`` then ``items`` is among them. Shapes: ``([L+1, R, dim], [B + K])``."""
         if self.options.sampler == "neighbour":
-            return self._sampled_vectors(users, items)
-        b, fused = users.numel(), []
-        for enc, seeds, ego, att in (
-            (self.enc_u, torch.cat([users, items + self.item_offset_u]), self.ego_u(),
-             getattr(self, "att_u", None)),
-            (self.enc_i, torch.cat([users + self.user_offset_i, items]), self.ego_i(),
-             getattr(self, "att_i", None)),
-        ):  # fmt: skip
+            return self._sampled_states(users, items)
+        out = []
+        for enc, seeds, ego in (
+            (self.enc_u, torch.cat([users, items + self.item_offset_u]), self.ego_u()),
+            (self.enc_i, torch.cat([users + self.user_offset_i, items]), self.ego_i()),
+        ):
             rows, inv = torch.unique(seeds, return_inverse=True)
-            fused.append(self._fuse(enc.states_of(ego, rows, self.normalize), att)[inv])
-        fu, fi = fused
+            out.append((enc.states_of(ego, rows, self.normalize), inv))
+        return out
+
+    def _vectors(self, graph_states: list[tuple[Tensor, Tensor]], b: int,
+                 layer: int | None = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+        """The first ``b`` seeds' (users') and the rest's (items') vectors from
+        :meth:`_graph_states`: the two graphs' fused states concatenated, or their states at
+        ``layer``. Shapes: ``([b, D], [K, D])``."""
+        fu, fi = [(self._fuse(states, g) if layer is None else states[layer])[inv]
+                  for g, (states, inv) in enumerate(graph_states)]  # fmt: skip
         return torch.cat([fu[:b], fi[:b]], dim=1), torch.cat([fu[b:], fi[b:]], dim=1)
+
+    def contrasts(self, gs: list[tuple[Tensor, Tensor]], user_ids: Tensor, users: Tensor,
+                  items: Tensor, keep: Tensor) -> Tensor:  # fmt: skip
+        """The contrastive terms beside the CF loss, over the batch's distinct users (the
+        first row of each id in ``user_ids``) and the items ``keep`` picks out of ``items``:
+        the graph contrast (:meth:`graph_contrast`) and XSimGCL's cross-layer InfoNCE of each
+        fused vector against its two graphs' ``xcl_layer`` states (noisy under ``noise``),
+        times ``xcl_weight`` at ``xcl_tau``. ``gs``: the :meth:`_graph_states` the vectors came
+        from. Shapes: user_ids ``[b]``, users ``[b, D]``, items ``[K, D]``, keep ``[K']`` ->
+        scalar (0. when both are off)."""
+        o = self.options
+        if not (o.cl_weight or o.xcl_weight):
+            return users.new_zeros(())
+        first, b = first_rows(user_ids)[0], user_ids.numel()
+        out = self.graph_contrast(users[first], items[keep])  # 0. when cl_weight is
+        if o.xcl_weight:
+            lu, li = self._vectors(gs, b, o.xcl_layer)
+            out = out + o.xcl_weight * (info_nce(users[first], lu[first], o.xcl_tau)
+                                        + info_nce(items[keep], li[keep], o.xcl_tau))  # fmt: skip
+        return out
 
     def _ego_i_rows(self, ids: Tensor) -> Tensor:
         """:meth:`ego_i`'s rows ``ids``, projecting only the multimodal ones among them.
@@ -272,42 +278,41 @@ class MMKGAT(Recommender):
             ego = ego.index_put((hit,), proj, accumulate=self.modalities == "items")
         return ego
 
-    def _sampled_vectors(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
-        """:meth:`batch_vectors` propagated over neighbourhoods sampled around the batch's
+    def _sampled_states(self, users: Tensor, items: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """:meth:`_graph_states` propagated over neighbourhoods sampled around the batch's
         users and items in each graph (``extra["fanout"]`` per hop, draws from torch's global
         generator, which the trainer seeds and checkpoints)."""
         if self.enc_u.stale(self.emb_u.weight):
             self.refresh()
-        b, fused = users.numel(), []
-        for enc, seeds, ego_rows, att in (
+        out = []
+        for enc, seeds, ego_rows in (
             (self.enc_u, torch.cat([users, items + self.item_offset_u]),
-             lambda ids: self.ego_u()[ids], getattr(self, "att_u", None)),
-            (self.enc_i, torch.cat([users + self.user_offset_i, items]), self._ego_i_rows,
-             getattr(self, "att_i", None)),
+             lambda ids: self.ego_u()[ids]),
+            (self.enc_i, torch.cat([users + self.user_offset_i, items]), self._ego_i_rows),
         ):  # fmt: skip
             blocks = nb.sample_blocks(enc.adj, seeds, self.fanouts)
             states = enc.forward_blocks(ego_rows(blocks.nodes), blocks, self.normalize)
-            fused.append(self._fuse(states, att))
-        fu, fi = fused
-        return torch.cat([fu[:b], fi[:b]], dim=1), torch.cat([fu[b:], fi[b:]], dim=1)
+            out.append((states, torch.arange(len(seeds), device=seeds.device)))
+        return out
 
     def cf_loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         self.forget_scoring()
         if self.cf_objective == "softmax":  # every item's vector, the batch's users' only
             uniq, inv = torch.unique(users, return_inverse=True)
-            uv, iv = self.batch_vectors(uniq, torch.arange(self.n_items, device=users.device))
+            gs = self._graph_states(uniq, torch.arange(self.n_items, device=users.device))
+            uv, iv = self._vectors(gs, uniq.numel())
             loss = softmax_objective(
                 self.cf_objective, uv[inv], iv, pos, neg, self.tau, user_ids=users,
                 positives=masked_positives(self, self.options),
             )  # fmt: skip
-            if self.options.cl_weight:  # the unique rows are work only when it is on
-                loss = loss + self.graph_contrast(uv, iv[torch.unique(pos)])
+            loss = loss + self.contrasts(gs, uniq, uv, iv, torch.unique(pos))
             return loss + self.config.l2 * self._ego_reg(users, pos) / (2 * users.numel())
         # only the batch's items: each distinct one fused once
         ids, inv = torch.unique(torch.cat([pos, neg.reshape(-1)]), return_inverse=True)
-        u, it = self.batch_vectors(users, ids)
         b = users.numel()
-        cl = self.graph_contrast(u[first_rows(users)[0]], it) if self.options.cl_weight else 0.0
+        gs = self._graph_states(users, ids)
+        u, it = self._vectors(gs, b)
+        cl = self.contrasts(gs, users, u, it, torch.arange(ids.numel(), device=ids.device))
         if self.cf_objective == "sampled_softmax":
             held = held_negatives(masked_positives(self, self.options), users, neg)
             loss = sampled_softmax_cf_loss(u, it, inv[:b], inv[b:], self.tau, self.n_items, held)
@@ -359,16 +364,11 @@ class MMKGAT(Recommender):
         """Mean attention weight of each layer per graph (for inspection). Shapes: ``[L+1]``."""
         out = {}
         with torch.no_grad():
-            for name, enc, ego, att in (
-                ("user", self.enc_u, self.ego_u(), getattr(self, "att_u", None)),
-                ("item", self.enc_i, self.ego_i(), getattr(self, "att_i", None)),
-            ):
-                states = enc(ego, self.normalize)
-                w = (
-                    att.weights(states)
-                    if att is not None
-                    else torch.full(states.shape[:2], 1.0 / states.shape[0])
-                )
+            for name, enc, ego in (("user", self.enc_u, self.ego_u()),
+                                   ("item", self.enc_i, self.ego_i())):  # fmt: skip
+                states, att = enc(ego, self.normalize), getattr(self, f"att_{name[0]}", None)
+                w = att.weights(states) if att is not None else states.new_full(
+                    states.shape[:2], 1.0 / states.shape[0])  # fmt: skip
                 out[name] = w.mean(1)
         return out
 
@@ -394,6 +394,5 @@ class MMKGAT(Recommender):
         the softmax objective (:meth:`scoring_representation`)."""
         del side  # users and items fuse alike
         su, si = states
-        v = torch.cat([self._fuse(su, getattr(self, "att_u", None)),
-                       self._fuse(si, getattr(self, "att_i", None))], dim=1)  # fmt: skip
+        v = torch.cat([self._fuse(su, 0), self._fuse(si, 1)], dim=1)
         return scored_vectors(self.cf_objective, v, v[:0])[0]

@@ -9,7 +9,7 @@ from typing import Literal
 
 import numpy as np
 
-from recommend.data import KGTriples
+from recommend.data import KGTriples, RecData
 from recommend.models import neighbours as nb
 from recommend.models.base import option
 from recommend.models.graph import Triples
@@ -81,12 +81,37 @@ class MMKGATOptions(CFObjectiveOptions, nb.SamplerOptions):
         "length eps of SimGCL's noise added to every propagated layer of both graphs while "
         "training (>= 0; 0: off), a push towards uniformly spread vectors",
     )
+    xcl_weight: float = option(
+        0.0,
+        "weight of XSimGCL's cross-layer InfoNCE beside the CF loss: each batch node's fused "
+        "vector against its layer-xcl_layer states in both graphs, noisy under noise (0: off)",
+    )
+    xcl_layer: int = option(1, "the layer contrasted with the fused vector (0..layers; 0: ego)")
+    xcl_tau: float = option(0.15, "temperature of the cross-layer InfoNCE (> 0; XSimGCL: 0.15)")
     full_softmax_items: int = option(
         20_000,
         "the most items the softmax objective ranks whole: above, cf_loss 'softmax' is "
         "estimated from the batch's negatives ('sampled_softmax'), which costs [B, B] logits "
         "instead of [B, n_items]",
     )
+
+    def check(self, model: str, layers: int) -> None:
+        """Refuse values out of their options' range.
+
+        Raises:
+            ValueError: naming the option, its range and the value.
+        """
+        x = self.xcl_weight
+        for key, ok, bound in (
+            ("cl_weight", self.cl_weight >= 0, ">= 0"), ("cl_tau", self.cl_tau > 0, "> 0"),
+            ("noise", self.noise >= 0, ">= 0"),
+            ("xcl_weight", x >= 0 and (x == 0 or self.fusion != "concat"),
+             ">= 0, and 0 under fusion 'concat' (a layer's states are not its vectors' size)"),
+            ("xcl_tau", self.xcl_tau > 0, "> 0"),
+            ("xcl_layer", 0 <= self.xcl_layer <= layers, f"in 0..{layers} (the layers)"),
+        ):  # fmt: skip
+            if not ok:
+                raise ValueError(f"{model}: {key} must be {bound}, not {getattr(self, key)}")
 
 
 def without_modal(kg: KGTriples) -> KGTriples:
@@ -99,6 +124,18 @@ def without_modal(kg: KGTriples) -> KGTriples:
         kg, heads=kg.heads[keep], relations=kg.relations[keep], tails=kg.tails[keep],
         entity_features={},
     )  # fmt: skip
+
+
+def modal_rows(data: RecData, modalities: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The rows whose layer-0 embedding a feature projection gives or adds to, by feature
+    label: ``(ids, features)``, the item KG's multimodal entities under ``modalities``
+    "nodes", the items with a non-zero feature vector under "items", none under "off"."""
+    if modalities == "nodes":
+        return dict(data.item_kg.entity_features)
+    if modalities == "items":
+        return {label: (np.flatnonzero(np.abs(x).sum(1) > 0), x[np.abs(x).sum(1) > 0])
+                for label, x in data.item_features.items()}  # fmt: skip
+    return {}
 
 
 def without_triples(kg: KGTriples) -> KGTriples:
