@@ -75,8 +75,10 @@ def _violations() -> tuple[list[str], set[tuple[str, str]]]:
         home, floor = _floor(module)
         for target, names, line in _imports(path):
             there, target_floor = _floor(target)
-            if there == home or target.split(".")[0] == module.split(".")[0] and (
-                home != "kgrec.cli" and there != "kgrec.cli"
+            if (
+                there == home
+                or target.split(".")[0] == module.split(".")[0]
+                and (home != "kgrec.cli" and there != "kgrec.cli")
             ):
                 continue  # inside one package (kgrec's ground modules among themselves)
             where = f"{path.relative_to(ROOT)}:{line}: {module} imports {target}"
